@@ -1,0 +1,108 @@
+"""Settings from the environment or `.env` (names as in the README and .env.example)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Tokens copied from .env.example or docs must be refused, not sent to Telegram.
+PLACEHOLDER_TOKENS = {"", "changeme", "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11", "your-token"}
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; str() is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    database_url: str = "sqlite+aiosqlite:///data/unionbot.db"
+    bot_admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh", "en"] = "zh"
+    plan_file: Path = Path("plans/fangshan-2018.toml")
+    bot_today: date | None = None
+    media_dir: Path = Path("data/media")
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() in PLACEHOLDER_TOKENS:
+            raise ValueError("is the example placeholder; put the token from @BotFather here")
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("does not look like a bot token (expected 123456789:AA…)")
+        return value
+
+    @field_validator("bot_admin_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            bad = [v for v in items if not v.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not a numeric Telegram user id")
+            return tuple(int(v) for v in items)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("plan_file", "media_dir")
+    @classmethod
+    def _from_project(cls, value: Path) -> Path:
+        # Relative paths mean "in this checkout" when the working directory lacks them, so
+        # the demo works from any directory.
+        if value.is_absolute() or value.exists():
+            return value
+        return PROJECT_ROOT / value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def token(self) -> str:
+        if self.telegram_bot_token is None:
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in the environment "
+                "or .env (or try `unionbot demo`, which needs none)"
+            )
+        return self.telegram_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings, or a SettingsError naming the first bad one as its environment variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        reason = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name}: {reason}") from None
