@@ -1,0 +1,36 @@
+"""Every handler, registered in one place, in the order PTB tries them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from handlers import fallback, invites, start
+from handlers.access import gatekeeper
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    # Group -1: the gatekeeper sees every update first and stops those from strangers.
+    app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
+
+    # Group 0: features. Within a group the first matching handler wins.
+    app.add_handler(CommandHandler("start", start.start))
+    app.add_handler(CommandHandler("help", start.help_command))
+    app.add_handler(CommandHandler("lang", start.lang_command))
+    app.add_handler(CallbackQueryHandler(start.lang_chosen, pattern=start.LANG_CALLBACK))
+    app.add_handler(CommandHandler("invite", invites.invite_command))
+    app.add_handler(CallbackQueryHandler(invites.role_chosen, pattern=invites.ROLE_CALLBACK))
+    app.add_handler(CallbackQueryHandler(invites.street_chosen, pattern=invites.STREET_CALLBACK))
+
+    # Last: whatever no feature claimed.
+    app.add_handler(CallbackQueryHandler(fallback.stale_button))
+    app.add_handler(MessageHandler(filters.ALL, fallback.unknown_message))

@@ -1,0 +1,199 @@
+"""The `unionbot` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+from models.plan import PlanError
+
+DEMO_DATABASE = Path("data/demo.db")
+DEMO_TODAY = date(2018, 3, 15)  # a fortnight after the plan's baseline, before the first report
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="unionbot",
+        description="工会助手 unionbot — a Telegram assistant for district trade-union officers. "
+        "Settings come from the environment or .env (see .env.example).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser(
+        "run",
+        help="run the bot against Telegram (long polling); needs TELEGRAM_BOT_TOKEN",
+        description="Connect to the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN, "
+        "apply migrations, register the commands and answer updates until SIGINT/SIGTERM.",
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="offline demo: a demo database with the 2018 baseline and a terminal chat",
+        description="No token and no network needed. Creates the demo database with the 2018 "
+        "Fangshan baseline if it does not exist, then opens a terminal chat with the bot.",
+    )
+    demo.add_argument("--database", type=Path, default=DEMO_DATABASE,
+                      help=f"SQLite file for the demo (default: {DEMO_DATABASE})")
+    demo.add_argument("--fresh", action="store_true", help="delete the demo database first")
+    _as_argument(demo)
+
+    console = sub.add_parser(
+        "console",
+        help="chat with the bot in the terminal against the configured DATABASE_URL",
+        description="Like the demo, but on DATABASE_URL as it is (no seeding).",
+    )
+    _as_argument(console)
+
+    sub.add_parser(
+        "seed-demo",
+        help="fill the configured database with the deterministic 2018 demo dataset",
+        description="Migrate DATABASE_URL and fill it with the demo dataset that reproduces the "
+        "2018 plan's baseline exactly. Refuses if the database already holds units.",
+    )
+
+    db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply all pending migrations to DATABASE_URL",
+                      description="Apply all pending migrations to DATABASE_URL (idempotent).")
+    return p
+
+
+def _as_argument(p: argparse.ArgumentParser) -> None:
+    from bot.console import DEMO_USERS
+
+    p.add_argument("--as", dest="as_user", choices=sorted(DEMO_USERS), default="admin",
+                   help="whom to chat as (default: admin, a district admin)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs each request URL, and Bot API URLs contain the token: never log them.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except (SettingsError, PlanError) as exc:
+        print(f"unionbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return _run(load_settings())
+    if args.command == "demo":
+        return asyncio.run(_demo(args))
+    if args.command == "console":
+        return asyncio.run(_console(load_settings(), args.as_user, "DATABASE_URL"))
+    if args.command == "seed-demo":
+        return asyncio.run(_seed(load_settings()))
+    if args.command == "db":
+        return asyncio.run(_upgrade(load_settings()))
+    raise AssertionError(args.command)
+
+
+def _run(settings: Settings) -> int:
+    from bot.app import build_application, run_polling
+
+    settings.token()  # refuse early, in one line, without a token
+    run_polling(build_application(settings))
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from bot.console import DEMO_USERS
+
+    if args.fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.database}{suffix}").unlink(missing_ok=True)
+    base = load_settings()
+    admins = {DEMO_USERS["admin"].user_id, *base.bot_admin_ids}
+    settings = load_settings(
+        database_url=f"sqlite+aiosqlite:///{args.database}",
+        bot_today=base.bot_today or DEMO_TODAY,
+        bot_admin_ids=",".join(str(i) for i in sorted(admins)),
+    )
+    await _prepare_demo(settings)
+    return await _console(settings, args.as_user, str(args.database))
+
+
+async def _prepare_demo(settings: Settings) -> None:
+    """Create the demo database on first use: migrations, the baseline, the demo people."""
+    from bot.clock import Clock
+    from bot.console import DEMO_USERS
+    from bot.db import Database
+    from bot.texts import t
+    from models.demo import seed_demo
+    from models.enums import Language
+    from models.officers import ensure_officer
+    from models.plan import load_plan
+    from models.tables import Unit
+    from sqlmodel import select
+
+    plan = load_plan(settings.plan_file)
+    db = Database(settings.database_url)
+    now = Clock(settings.zone, settings.bot_today).now()
+    try:
+        await db.upgrade()
+        async with db.session(write=True) as session:
+            if (await session.exec(select(Unit.id).limit(1))).first() is None:
+                print(t("console.seeding", settings.default_language), file=sys.stderr)
+                await seed_demo(session=session, plan=plan)
+            for user in DEMO_USERS.values():
+                if user.role is not None:
+                    await ensure_officer(
+                        session=session, telegram_user_id=user.user_id, role=user.role,
+                        street_name=user.street, display_name=user.name,
+                        language=Language(settings.default_language), now=now,
+                    )
+    finally:
+        await db.dispose()
+
+
+async def _console(settings: Settings, as_user: str, database_label: str) -> int:
+    from bot.console import DEMO_USERS, chat
+
+    await chat(settings, DEMO_USERS[as_user], database_label=database_label)
+    return 0
+
+
+async def _seed(settings: Settings) -> int:
+    from bot.db import Database
+    from models.demo import DemoAlreadySeeded, seed_demo
+    from models.plan import load_plan
+
+    plan = load_plan(settings.plan_file)
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        async with db.session(write=True) as session:
+            await seed_demo(session=session, plan=plan)
+    except DemoAlreadySeeded as exc:
+        print(f"unionbot: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    print("demo dataset written")
+    return 0
+
+
+async def _upgrade(settings: Settings) -> int:
+    from bot.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+    print("database is at the latest migration")
+    return 0

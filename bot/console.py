@@ -1,0 +1,95 @@
+"""A terminal chat with the real bot through the fake Bot API (`unionbot console`/`demo`).
+
+The person types what they would type in Telegram; a number presses the inline button with
+that number on the last message that has buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.fake_api import JSON, ApiCall, buttons
+from bot.harness import Harness
+from bot.settings import Settings
+from bot.texts import t
+from models.enums import Language, Role
+
+@dataclass(frozen=True)
+class DemoUser:
+    user_id: int
+    name: str
+    role: Role | None
+    street: str | None = None
+
+
+# The people of the demo: who `--as` can be. Ids are made up; none is a real account.
+DEMO_USERS = {
+    "admin": DemoUser(10001, "区总组织部·王老师", Role.DISTRICT_ADMIN),
+    "officer": DemoUser(20001, "拱辰街道·李干事", Role.STREET_OFFICER, "拱辰街道"),
+    "worker": DemoUser(30001, "良乡镇·张社工", Role.COMMUNITY_WORKER, "良乡镇"),
+    "stranger": DemoUser(99999, "路人", None),
+}
+
+
+class Console:
+    def __init__(self, harness: Harness, user: DemoUser, lang: Language,
+                 write: Callable[[str], None] = print) -> None:
+        self.harness = harness
+        self.user = harness.api.user(user.user_id, user.name,
+                                     "zh-hans" if lang is Language.ZH else "en")
+        self.lang = lang
+        self.write = write
+        self.keyboard_message: JSON | None = None
+
+    async def handle(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        choices = buttons(self.keyboard_message) if self.keyboard_message else []
+        if line.isdigit() and 1 <= int(line) <= len(choices) and self.keyboard_message:
+            calls = await self.harness.press(self.user, self.keyboard_message,
+                                             choices[int(line) - 1][1])
+        else:
+            calls = await self.harness.send(self.user, line)
+        self.show(calls)
+
+    def show(self, calls: list[ApiCall]) -> None:
+        for call in calls:
+            if call.method == "answerCallbackQuery" and call.params.get("text"):
+                self.write(f"  ⚠ {call.params['text']}")
+            if call.status != 200 or not isinstance(call.result, dict):
+                continue
+            message = call.result
+            body = message.get("text") or message.get("caption")
+            if body is None:
+                continue
+            edited = f"{t('console.edited', self.lang)} " if call.method.startswith("edit") else ""
+            self.write("")
+            for line in f"{edited}{body}".splitlines():
+                self.write(f"  │ {line}")
+            labels = buttons(message)
+            if labels:
+                self.keyboard_message = message
+                self.write(f"  {t('console.buttons', self.lang)}")
+                for n, (label, _) in enumerate(labels, 1):
+                    self.write(f"   [{n}] {label}")
+        self.write("")
+
+
+async def chat(settings: Settings, user: DemoUser, *, database_label: str) -> None:
+    lang = Language(settings.default_language)
+    async with Harness.running(settings, raise_errors=False) as harness:
+        console = Console(harness, user, lang)
+        console.write(t("console.banner", lang, who=user.name, user_id=user.user_id,
+                        today=harness.app.bot_data.clock.today(), database=database_label))
+        while True:
+            try:
+                line = await asyncio.to_thread(input, "> ")
+            except EOFError:
+                break
+            if line.strip() in ("/quit", "/exit"):
+                break
+            await console.handle(line)
+        console.write(t("console.bye", lang))

@@ -1,0 +1,79 @@
+"""The typed context every handler gets: the application's services and who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.settings import Settings
+from models.enums import Language, Role
+from models.plan import Plan
+
+
+class BotData:
+    """Shared services, set once by build_application (PTB creates this with no arguments)."""
+
+    settings: Settings
+    db: Database
+    plan: Plan
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent the update, as the gatekeeper resolved it. Ids only, never ORM objects."""
+
+    user_id: int
+    name: str
+    language: Language
+    role: Role | None = None  # None: not an officer (a stranger)
+    street_id: int | None = None
+    street_name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.DISTRICT_ADMIN
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """PTB makes one context per update and reuses it across handler groups, so the
+    gatekeeper (group -1) can leave the actor here for the handlers after it."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self._actor: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            raise RuntimeError("no actor: the gatekeeper did not run for this update")
+        return self._actor
+
+    @actor.setter
+    def actor(self, actor: Actor) -> None:
+        self._actor = actor
+
+    @property
+    def lang(self) -> Language:
+        return self.actor.language
+
+    @property
+    def db(self) -> Database:
+        return self.bot_data.db
+
+    @property
+    def plan(self) -> Plan:
+        return self.bot_data.plan
+
+    def now(self) -> datetime:
+        return self.bot_data.clock.now()

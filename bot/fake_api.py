@@ -1,0 +1,311 @@
+"""A fake Telegram Bot API at the request layer, for tests and the offline console.
+
+`FakeBotApi` is a `telegram.request.BaseRequest`: handed to ApplicationBuilder.request() and
+.get_updates_request(), it receives every call the real bot makes, after PTB has serialised
+it, and answers as Telegram does (messages with ids and dates, edits, 400 for a message that
+does not exist). This is the seam python-telegram-bot's own test suite uses. It also builds
+the updates a user would cause (`message_update`, `callback_update`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html.parser
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class ApiCall:
+    method: str
+    params: JSON
+    status: int
+    result: Any = None
+
+
+@dataclass
+class FakeBotApi(BaseRequest):
+    bot_id: int = 7_000_000_001
+    username: str = "unionbot_demo_bot"
+    first_name: str = "工会助手"
+    calls: list[ApiCall] = field(default_factory=list)
+    messages: dict[tuple[int, int], JSON] = field(default_factory=dict)
+    chats: dict[int, JSON] = field(default_factory=dict)
+    commands: dict[str, list[JSON]] = field(default_factory=dict)  # by language code
+    pending_updates: list[JSON] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._message_ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+
+    # --- BaseRequest --------------------------------------------------------------------
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        status, body = self.answer(name, params)
+        if name == "getUpdates" and not body.get("result"):
+            # Long polling with nothing to deliver: wait a little, as Telegram would.
+            await asyncio.sleep(0.05)
+        return status, json.dumps(body).encode()
+
+    # --- the API ------------------------------------------------------------------------
+
+    @property
+    def bot_user(self) -> JSON:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    def answer(self, method: str, params: JSON) -> tuple[int, JSON]:
+        """Answer one Bot API call as Telegram would; also usable behind an HTTP server."""
+        handler = getattr(self, f"_api_{method}", None)
+        if handler is None:
+            status, body = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        else:
+            try:
+                result = handler(params)
+                status, body = 200, {"ok": True, "result": result}
+            except ApiError as exc:
+                status = exc.code
+                body = {"ok": False, "error_code": exc.code, "description": exc.description}
+        self.calls.append(ApiCall(method, params, status, body.get("result")))
+        return status, body
+
+    def _api_getMe(self, _: JSON) -> JSON:
+        return self.bot_user
+
+    def _api_getUpdates(self, params: JSON) -> list[JSON]:
+        offset = int(params.get("offset") or 0)
+        self.pending_updates = [u for u in self.pending_updates if u["update_id"] >= offset]
+        return list(self.pending_updates)
+
+    def _api_deleteWebhook(self, _: JSON) -> bool:
+        return True
+
+    def _api_setMyCommands(self, params: JSON) -> bool:
+        self.commands[str(params.get("language_code") or "")] = list(params["commands"])
+        return True
+
+    def _api_getMyCommands(self, params: JSON) -> list[JSON]:
+        return self.commands.get(str(params.get("language_code") or ""), [])
+
+    def _api_close(self, _: JSON) -> bool:
+        return True
+
+    def _api_sendChatAction(self, _: JSON) -> bool:
+        return True
+
+    def _api_sendMessage(self, params: JSON) -> JSON:
+        text = _rendered(params, "text")
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        return self._store(params, text=text)
+
+    def _api_sendPhoto(self, params: JSON) -> JSON:
+        photo = [{"file_id": f"photo-{next(self._message_ids)}", "file_unique_id": "p",
+                  "width": 800, "height": 600}]
+        return self._store(params, photo=photo, caption=_rendered(params, "caption") or None)
+
+    def _api_sendDocument(self, params: JSON) -> JSON:
+        document = {"file_id": f"doc-{next(self._message_ids)}", "file_unique_id": "d"}
+        return self._store(params, document=document, caption=_rendered(params, "caption") or None)
+
+    def _api_editMessageText(self, params: JSON) -> JSON:
+        message = self._existing(params)
+        text = _rendered(params, "text")
+        if message.get("text") == text and message.get("reply_markup") == params.get(
+            "reply_markup"
+        ):
+            raise ApiError(400, "Bad Request: message is not modified")
+        message.update(text=text, edit_date=int(time.time()))
+        self._set_markup(message, params)
+        return message
+
+    def _api_editMessageReplyMarkup(self, params: JSON) -> JSON:
+        message = self._existing(params)
+        self._set_markup(message, params)
+        return message
+
+    def _api_deleteMessage(self, params: JSON) -> bool:
+        self.messages.pop((int(params["chat_id"]), int(params["message_id"])), None)
+        return True
+
+    def _api_answerCallbackQuery(self, _: JSON) -> bool:
+        return True
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _store(self, params: JSON, **content: Any) -> JSON:
+        chat_id = int(params["chat_id"])
+        message: JSON = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self.chats.get(chat_id) or _chat_for(chat_id),
+            "from": self.bot_user,
+            **{k: v for k, v in content.items() if v is not None},
+        }
+        self._set_markup(message, params)
+        self.messages[(chat_id, message["message_id"])] = message
+        return message
+
+    def _existing(self, params: JSON) -> JSON:
+        key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
+        if key not in self.messages:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return self.messages[key]
+
+    @staticmethod
+    def _set_markup(message: JSON, params: JSON) -> None:
+        markup = params.get("reply_markup")
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        if markup and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+
+    # --- what users do -----------------------------------------------------------------
+
+    def user(self, user_id: int, first_name: str = "用户", language_code: str = "zh-hans") -> JSON:
+        return {"id": user_id, "is_bot": False, "first_name": first_name,
+                "language_code": language_code}
+
+    def private_chat(self, user: JSON) -> JSON:
+        chat = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+        self.chats[chat["id"]] = chat
+        return chat
+
+    def group_chat(self, chat_id: int, title: str = "工会工作群") -> JSON:
+        chat = {"id": chat_id, "type": "supergroup", "title": title}
+        self.chats[chat_id] = chat
+        return chat
+
+    def message_update(self, *, user: JSON, text: str, chat: JSON | None = None) -> JSON:
+        chat = chat or self.private_chat(user)
+        message: JSON = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        self.messages[(chat["id"], message["message_id"])] = message
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def callback_update(self, *, user: JSON, message: JSON, data: str) -> JSON:
+        return {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": str(next(self._callback_ids)),
+                "from": user,
+                "chat_instance": str(message["chat"]["id"]),
+                "message": message,
+                "data": data,
+            },
+        }
+
+    # --- what tests and the console read --------------------------------------------------
+
+    def since(self, index: int) -> list[ApiCall]:
+        return self.calls[index:]
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+# The tags Telegram's HTML parse mode accepts.
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+                "span", "tg-spoiler", "tg-emoji", "blockquote"}
+
+
+class _TelegramHTML(html.parser.HTMLParser):
+    """Telegram's reading of parse_mode=HTML: known tags only, properly nested; text out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            raise ApiError(400, f"Bad Request: can't parse entities: unsupported start tag {tag!r}")
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            raise ApiError(400, f"Bad Request: can't parse entities: unexpected end tag {tag!r}")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _rendered(params: JSON, key: str) -> str:
+    raw = str(params.get(key) or "")
+    if str(params.get("parse_mode") or "").upper() != "HTML":
+        return raw
+    return visible(raw)
+
+
+def visible(markup: str) -> str:
+    """What a user sees of an HTML message; ApiError where Telegram would refuse it."""
+    parser = _TelegramHTML()
+    parser.feed(markup)
+    parser.close()
+    if parser.open:
+        raise ApiError(400, f"Bad Request: can't parse entities: unclosed tag {parser.open[-1]!r}")
+    return "".join(parser.text)
+
+
+def _chat_for(chat_id: int) -> JSON:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": "用户"}
+    return {"id": chat_id, "type": "supergroup", "title": "群"}
+
+
+def buttons(message: JSON) -> list[tuple[str, str]]:
+    """The inline buttons of a message as (label, callback data), in reading order."""
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [(b["text"], b.get("callback_data") or b.get("url") or "") for row in rows for b in row]

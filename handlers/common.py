@@ -1,0 +1,60 @@
+"""Small helpers every handler uses: replying, editing, escaping, keyboards."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest
+
+from bot.context import Actor
+from bot.texts import t
+
+Button = tuple[str, str]  # (label, callback data)
+
+
+def esc(value: object) -> str:
+    """User-supplied text inside our HTML messages."""
+    return html.escape(str(value), quote=False)
+
+
+def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def grid(buttons: Sequence[Button], columns: int) -> list[list[Button]]:
+    return [list(buttons[i : i + columns]) for i in range(0, len(buttons), columns)]
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+def role_label(actor: Actor) -> tuple[str, str]:
+    """The actor's role and street suffix in their language, for headers and greetings."""
+    if actor.role is None:
+        return "", ""
+    street = t("start.street_suffix", actor.language, street=actor.street_name)
+    return t(f"role.{actor.role.value}", actor.language), street if actor.street_name else ""
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the pressed message's text, so a flow lives in one message, not a flood."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.edit_message_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        # Pressing the same button twice would edit to identical content: nothing to do.
+        if "not modified" not in str(exc):
+            raise

@@ -1,0 +1,83 @@
+"""/start (with an invite code from a deep link), /help and /lang."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import Actor, BotContext
+from bot.texts import t
+from handlers.common import edit, esc, keyboard, reply, role_label
+from models.enums import Language, Role
+from models.officers import InviteState, redeem_invite, set_language
+
+LANG_CALLBACK = r"^lang:(zh|en)$"
+
+
+async def start(update: Update, context: BotContext) -> None:
+    actor = context.actor
+    if context.args:
+        await _redeem(update, context, context.args[0])
+    elif actor.role is None:
+        await reply(update, t("access.refused", actor.language))
+    else:
+        role, street = role_label(actor)
+        await reply(update, t("start.welcome", actor.language, name=esc(actor.name), role=role,
+                              street=esc(street)))
+
+
+async def _redeem(update: Update, context: BotContext, code: str) -> None:
+    actor = context.actor
+    async with context.db.session(write=True) as session:
+        result = await redeem_invite(
+            session=session,
+            code=code[:64],
+            telegram_user_id=actor.user_id,
+            display_name=actor.name,
+            language=actor.language,
+            now=context.now(),
+        )
+    lang = actor.language
+    if result.already is not None:
+        role, street = role_label(
+            Actor(actor.user_id, actor.name, lang, result.already.role, None,
+                  result.already.street_name)
+        )
+        await reply(update, t("invite.already", lang, role=role, street=esc(street)))
+    elif result.state is InviteState.VALID and result.invite is not None:
+        invite_role = Role(result.invite.role)
+        if invite_role is Role.DISTRICT_ADMIN:
+            await reply(update, t("invite.redeemed_admin", lang, name=esc(actor.name)))
+        else:
+            await reply(update, t("invite.redeemed", lang, name=esc(actor.name),
+                                  role=t(f"role.{invite_role.value}", lang),
+                                  street=esc(result.street_name)))
+    elif result.state is InviteState.EXPIRED and result.invite is not None:
+        expired_at = result.invite.expires_at.astimezone(context.plan.zone)
+        await reply(update, t("invite.expired", lang, expired_at=f"{expired_at:%Y-%m-%d %H:%M}"))
+    else:
+        await reply(update, t(f"invite.{result.state.value}", lang))
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    actor = context.actor
+    role, street = role_label(actor)
+    body = t("help.admin" if actor.is_admin else "help.officer", actor.language)
+    header = t("help.header", actor.language, role=role, street=esc(street))
+    await reply(update, f"{header}\n\n{body}\n\n{t('help.footer', actor.language)}")
+
+
+async def lang_command(update: Update, context: BotContext) -> None:
+    lang = context.lang
+    buttons = [(t("button.zh", lang), "lang:zh"), (t("button.en", lang), "lang:en")]
+    await reply(update, t("lang.choose", lang), keyboard([buttons]))
+
+
+async def lang_chosen(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None  # the handler's pattern ensures it
+    language = Language(query.data.split(":")[1])
+    async with context.db.session(write=True) as session:
+        await set_language(session=session, telegram_user_id=context.actor.user_id,
+                           language=language)
+    await query.answer()
+    await edit(update, t("lang.set", language))

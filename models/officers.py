@@ -1,0 +1,228 @@
+"""Officers, roles and invites: who may use the bot, and how one gets in."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import audit
+from models.enums import Language, Role
+from models.tables import Invite, Officer, Street
+
+
+@dataclass(frozen=True)
+class OfficerView:
+    """What the rest of the bot needs to know about an officer, detached from the session."""
+
+    user_id: int
+    role: Role
+    active: bool
+    language: Language
+    street_id: int | None
+    street_name: str | None
+
+
+async def find_officer(*, session: AsyncSession, telegram_user_id: int) -> OfficerView | None:
+    row = (
+        await session.exec(
+            select(Officer, Street.name)
+            .join(Street, col(Officer.street_id) == Street.id, isouter=True)
+            .where(Officer.telegram_user_id == telegram_user_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    officer, street_name = row
+    return OfficerView(
+        user_id=officer.telegram_user_id,
+        role=Role(officer.role),
+        active=officer.active,
+        language=Language(officer.language),
+        street_id=officer.street_id,
+        street_name=street_name,
+    )
+
+
+async def ensure_admins(
+    *, session: AsyncSession, user_ids: Iterable[int], now: datetime, language: Language
+) -> None:
+    """BOT_ADMIN_IDS are district admins from the start (and again after a restart)."""
+    for user_id in user_ids:
+        officer = (
+            await session.exec(select(Officer).where(Officer.telegram_user_id == user_id))
+        ).first()
+        if officer and officer.role is Role.DISTRICT_ADMIN and officer.active:
+            continue
+        before = _snapshot(officer) if officer else None
+        officer = officer or Officer(
+            telegram_user_id=user_id, role=Role.DISTRICT_ADMIN, language=language, created_at=now
+        )
+        officer.role, officer.street_id, officer.active = Role.DISTRICT_ADMIN, None, True
+        session.add(officer)
+        audit.record(
+            session=session, now=now, actor_user_id=None, action="officer.admin_from_settings",
+            entity="officer", entity_id=user_id, before=before, after=_snapshot(officer),
+        )
+
+
+async def set_language(
+    *, session: AsyncSession, telegram_user_id: int, language: Language
+) -> None:
+    officer = (
+        await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
+    ).one()
+    officer.language = language
+    session.add(officer)
+
+
+# --- invites -----------------------------------------------------------------------------
+
+
+class InviteState(StrEnum):
+    VALID = "valid"
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+def invite_state(invite: Invite | None, now: datetime) -> InviteState:
+    """A rule of values: single use, and valid strictly before its expiry instant."""
+    if invite is None:
+        return InviteState.UNKNOWN
+    if invite.used_at is not None:
+        return InviteState.USED
+    if now >= invite.expires_at:
+        return InviteState.EXPIRED
+    return InviteState.VALID
+
+
+def new_invite_code() -> str:
+    # 96 random bits, URL-safe: fits a t.me deep link (A-Z a-z 0-9 _ -, ≤64) and can't be guessed.
+    return secrets.token_urlsafe(12)
+
+
+async def create_invite(
+    *,
+    session: AsyncSession,
+    role: Role,
+    street_id: int | None,
+    created_by: int,
+    now: datetime,
+    ttl: timedelta,
+) -> Invite:
+    if (role is Role.DISTRICT_ADMIN) != (street_id is None):
+        raise ValueError("admins have no street; every other role has exactly one")
+    invite = Invite(
+        code=new_invite_code(),
+        role=role,
+        street_id=street_id,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    await session.flush()
+    audit.record(
+        session=session, now=now, actor_user_id=created_by, action="invite.create",
+        entity="invite", entity_id=invite.id,
+        after={"role": role.value, "street_id": street_id, "expires_at": invite.expires_at.isoformat()},
+    )
+    return invite
+
+
+@dataclass(frozen=True)
+class Redemption:
+    state: InviteState
+    invite: Invite | None
+    street_name: str | None = None  # the invite's street
+    already: OfficerView | None = None  # set when the user already has an active role
+
+
+async def redeem_invite(
+    *,
+    session: AsyncSession,
+    code: str,
+    telegram_user_id: int,
+    display_name: str,
+    language: Language,
+    now: datetime,
+) -> Redemption:
+    """Make the user an officer with the invite's role and street, and spend the invite.
+
+    An active officer keeps their role and the invite stays unspent for its real invitee.
+    """
+    # FOR UPDATE: two people racing for one code on PostgreSQL get it once (SQLite's
+    # BEGIN IMMEDIATE already serialises writers).
+    invite = (
+        await session.exec(select(Invite).where(Invite.code == code).with_for_update())
+    ).first()
+    state = invite_state(invite, now)
+    if state is not InviteState.VALID or invite is None:
+        return Redemption(state, invite)
+    street = await session.get(Street, invite.street_id) if invite.street_id else None
+    street_name = street.name if street else None
+    current = await find_officer(session=session, telegram_user_id=telegram_user_id)
+    if current is not None and current.active:
+        return Redemption(state, invite, street_name, already=current)
+
+    officer = (
+        await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
+    ).first()
+    before = _snapshot(officer) if officer else None
+    officer = officer or Officer(telegram_user_id=telegram_user_id, role=invite.role, created_at=now)
+    officer.role, officer.street_id, officer.active = invite.role, invite.street_id, True
+    officer.display_name, officer.language, officer.invited_by = display_name, language, invite.created_by
+    invite.used_by, invite.used_at = telegram_user_id, now
+    session.add_all([officer, invite])
+    audit.record(
+        session=session, now=now, actor_user_id=telegram_user_id, action="invite.redeem",
+        entity="officer", entity_id=telegram_user_id, before=before,
+        after={**_snapshot(officer), "invite_id": invite.id},
+    )
+    return Redemption(InviteState.VALID, invite, street_name)
+
+
+async def list_streets(*, session: AsyncSession) -> list[tuple[int, str]]:
+    rows = await session.exec(select(Street.id, Street.name).order_by(col(Street.position)))
+    return [(id_, name) for id_, name in rows.all() if id_ is not None]
+
+
+def _snapshot(officer: Officer) -> dict[str, object]:
+    return {
+        "role": Role(officer.role).value,
+        "street_id": officer.street_id,
+        "active": officer.active,
+    }
+
+
+async def ensure_officer(
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    role: Role,
+    street_name: str | None,
+    display_name: str,
+    language: Language,
+    now: datetime,
+) -> None:
+    """Create an officer if the user has no role yet (demo and training set-ups)."""
+    if await find_officer(session=session, telegram_user_id=telegram_user_id):
+        return
+    street_id = None
+    if street_name is not None:
+        street_id = (await session.exec(select(Street.id).where(Street.name == street_name))).one()
+    officer = Officer(
+        telegram_user_id=telegram_user_id, display_name=display_name, role=role,
+        street_id=street_id, language=language, created_at=now,
+    )
+    session.add(officer)
+    audit.record(
+        session=session, now=now, actor_user_id=None, action="officer.create",
+        entity="officer", entity_id=telegram_user_id, after=_snapshot(officer),
+    )
