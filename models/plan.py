@@ -210,7 +210,8 @@ def load_plan(path: Path) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A misspelt key shows as "extra" and "missing": name the misspelling, at its line.
+        err = min(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         loc = [str(part) for part in err["loc"]]
         line = _line_of(text, loc)
         where = f"{path}:{line}" if line else str(path)
@@ -225,23 +226,25 @@ def _line_of(text: str, loc: list[str]) -> int | None:
     tables (the n-th `[[x]]` for an array index), then the key inside it.
     """
     lines = text.splitlines()
-    cursor, table = 0, ""
+    cursor, table, found_header = 0, "", False
     parts = list(loc)
     while parts:
         part = parts.pop(0)
-        index = int(parts.pop(0)) if parts and parts[0].isdigit() else None
+        index = int(parts.pop(0)) if parts and parts[0].isdigit() else 0
         name = f"{table}.{part}" if table else part
         header = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?\s*(#.*)?$")
         hits = [n for n in range(cursor, len(lines)) if header.match(lines[n])]
         if hits:
-            cursor = hits[index or 0] if index is None or index < len(hits) else hits[-1]
-            table = name
+            cursor, table, found_header = hits[min(index, len(hits) - 1)], name, True
+            continue
+        if any(re.match(rf"^\s*\[\[?\s*{re.escape(name)}\.", line) for line in lines):
+            table = name  # only dotted sub-tables ([targets.x]) exist for this name
             continue
         key = re.compile(rf"^\s*\"?{re.escape(part)}\"?\s*=")
         for n in range(cursor, len(lines)):
-            if lines[n].lstrip().startswith("[") and n > cursor:
+            if n > cursor and lines[n].lstrip().startswith("["):
                 break
             if key.match(lines[n]):
                 return n + 1
-        return cursor + 1 if table else None
-    return cursor + 1
+        break
+    return cursor + 1 if found_header else None

@@ -1,0 +1,72 @@
+"""The fake Bot API behind a real HTTP server on 127.0.0.1, for testing `unionbot run` as a
+process: what PTB's own HTTP layer sends, over a socket, as to Telegram."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+from bot.fake_api import JSON, FakeBotApi
+
+RAW_STRINGS = {"text", "caption", "callback_query_id", "secret_token", "url"}
+
+
+def decode(form: str) -> JSON:
+    """PTB posts form fields, JSON-encoding everything that is not a string."""
+    params: JSON = {}
+    for key, value in parse_qsl(form, keep_blank_values=True):
+        if key in RAW_STRINGS:
+            params[key] = value
+            continue
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@contextmanager
+def serve(api: FakeBotApi, token: str) -> Iterator[str]:
+    """Serve `api` for `token`; yields the base URL for TELEGRAM_API_BASE_URL."""
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            prefix = f"/bot{token}/"
+            if not self.path.startswith(prefix):
+                self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+                return
+            method = self.path[len(prefix):]
+            length = int(self.headers.get("Content-Length") or 0)
+            params = decode(self.rfile.read(length).decode())
+            with lock:
+                status, body = api.answer(method, params)
+            if method == "getUpdates" and not body.get("result"):
+                time.sleep(0.2)  # long polling with nothing new
+            self._send(status, body)
+
+        def _send(self, status: int, body: JSON) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/bot"
+    finally:
+        server.shutdown()
+        server.server_close()

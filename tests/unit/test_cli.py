@@ -1,0 +1,91 @@
+"""The command line explains itself, and a bad setting stops it with one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+
+def unionbot(*args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BOT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**clean, **(env or {})},
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["run"], ["demo"], ["console"], ["seed-demo"], ["db"], ["db", "upgrade"]]
+)
+def test_every_command_explains_itself(tmp_path: Path, args: list[str]) -> None:
+    result = unionbot(*args, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: unionbot")
+    assert len(result.stdout.splitlines()) > 3
+
+
+def test_run_without_a_token_stops_with_one_line(tmp_path: Path) -> None:
+    result = unionbot("run", cwd=tmp_path, env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("unionbot: TELEGRAM_BOT_TOKEN is not set")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("BOT_ADMIN_IDS", "12,abc", "'abc' is not a numeric Telegram user id"),
+        ("TIMEZONE", "Beijing", "unknown time zone"),
+        ("DEFAULT_LANGUAGE", "fr", "'zh' or 'en'"),
+        ("BOT_TODAY", "2018-13-01", "date"),
+        ("DATABASE_URL", "mysql://x", "sqlite+aiosqlite://"),
+        ("TELEGRAM_BOT_TOKEN", "changeme", "placeholder"),
+    ],
+)
+def test_a_malformed_setting_stops_with_one_line_naming_it(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    result = unionbot("db", "upgrade", cwd=tmp_path, env={name: value})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"unionbot: setting {name}:")
+    assert says in line
+
+
+def test_settings_read_a_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("BOT_ADMIN_IDS=1, 2,3\nBOT_TODAY=2018-05-02\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for name in ("BOT_ADMIN_IDS", "BOT_TODAY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.bot_admin_ids == (1, 2, 3)
+    assert str(settings.bot_today) == "2018-05-02"
+
+
+def test_a_token_is_never_shown_in_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret-value")
+    settings = load_settings(_env_file=None)
+    assert "secret-value" not in repr(settings)
+    assert settings.token() == "123:secret-value"
+
+
+def test_no_token_is_a_settings_error_for_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    with pytest.raises(SettingsError, match="TELEGRAM_BOT_TOKEN"):
+        load_settings(_env_file=None).token()
+
+
+def test_db_upgrade_creates_the_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"
+    first = unionbot("db", "upgrade", cwd=tmp_path, env={"DATABASE_URL": url})
+    again = unionbot("db", "upgrade", cwd=tmp_path, env={"DATABASE_URL": url})
+    assert first.returncode == again.returncode == 0, first.stderr
+    assert (tmp_path / "fresh.db").is_file()
