@@ -59,7 +59,7 @@ def build_application(
     data.db = Database(settings.database_url)
     data.clock = Clock(settings.zone, settings.bot_today)
     register(app)
-    app.add_error_handler(on_error)  # type: ignore[arg-type]
+    app.add_error_handler(on_error)
     return app
 
 

@@ -38,8 +38,12 @@ def parser() -> argparse.ArgumentParser:
         description="No token and no network needed. Creates the demo database with the 2018 "
         "Fangshan baseline if it does not exist, then opens a terminal chat with the bot.",
     )
-    demo.add_argument("--database", type=Path, default=DEMO_DATABASE,
-                      help=f"SQLite file for the demo (default: {DEMO_DATABASE})")
+    demo.add_argument(
+        "--database",
+        type=Path,
+        default=DEMO_DATABASE,
+        help=f"SQLite file for the demo (default: {DEMO_DATABASE})",
+    )
     demo.add_argument("--fresh", action="store_true", help="delete the demo database first")
     _as_argument(demo)
 
@@ -59,16 +63,24 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="apply all pending migrations to DATABASE_URL",
-                      description="Apply all pending migrations to DATABASE_URL (idempotent).")
+    db_sub.add_parser(
+        "upgrade",
+        help="apply all pending migrations to DATABASE_URL",
+        description="Apply all pending migrations to DATABASE_URL (idempotent).",
+    )
     return p
 
 
 def _as_argument(p: argparse.ArgumentParser) -> None:
     from bot.console import DEMO_USERS
 
-    p.add_argument("--as", dest="as_user", choices=sorted(DEMO_USERS), default="admin",
-                   help="whom to chat as (default: admin, a district admin)")
+    p.add_argument(
+        "--as",
+        dest="as_user",
+        choices=sorted(DEMO_USERS),
+        default="admin",
+        help="whom to chat as (default: admin, a district admin)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +104,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(load_settings())
     if args.command == "demo":
+        if args.fresh:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{args.database}{suffix}").unlink(missing_ok=True)
         return asyncio.run(_demo(args))
     if args.command == "console":
         return asyncio.run(_console(load_settings(), args.as_user, "DATABASE_URL"))
@@ -113,9 +128,6 @@ def _run(settings: Settings) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     from bot.console import DEMO_USERS
 
-    if args.fresh:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{args.database}{suffix}").unlink(missing_ok=True)
     base = load_settings()
     admins = {DEMO_USERS["admin"].user_id, *base.bot_admin_ids}
     settings = load_settings(
@@ -129,6 +141,8 @@ async def _demo(args: argparse.Namespace) -> int:
 
 async def _prepare_demo(settings: Settings) -> None:
     """Create the demo database on first use: migrations, the baseline, the demo people."""
+    from sqlmodel import select
+
     from bot.clock import Clock
     from bot.console import DEMO_USERS
     from bot.db import Database
@@ -138,7 +152,6 @@ async def _prepare_demo(settings: Settings) -> None:
     from models.officers import ensure_officer
     from models.plan import load_plan
     from models.tables import Unit
-    from sqlmodel import select
 
     plan = load_plan(settings.plan_file)
     db = Database(settings.database_url)
@@ -152,9 +165,13 @@ async def _prepare_demo(settings: Settings) -> None:
             for user in DEMO_USERS.values():
                 if user.role is not None:
                     await ensure_officer(
-                        session=session, telegram_user_id=user.user_id, role=user.role,
-                        street_name=user.street, display_name=user.name,
-                        language=Language(settings.default_language), now=now,
+                        session=session,
+                        telegram_user_id=user.user_id,
+                        role=user.role,
+                        street_name=user.street,
+                        display_name=user.name,
+                        language=Language(settings.default_language),
+                        now=now,
                     )
     finally:
         await db.dispose()

@@ -16,6 +16,7 @@ from bot.settings import Settings
 from bot.texts import t
 from models.enums import Language, Role
 
+
 @dataclass(frozen=True)
 class DemoUser:
     user_id: int
@@ -34,11 +35,13 @@ DEMO_USERS = {
 
 
 class Console:
-    def __init__(self, harness: Harness, user: DemoUser, lang: Language,
-                 write: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, harness: Harness, user: DemoUser, lang: Language, write: Callable[[str], None] = print
+    ) -> None:
         self.harness = harness
-        self.user = harness.api.user(user.user_id, user.name,
-                                     "zh-hans" if lang is Language.ZH else "en")
+        self.user = harness.api.user(
+            user.user_id, user.name, "zh-hans" if lang is Language.ZH else "en"
+        )
         self.lang = lang
         self.write = write
         self.keyboard_message: JSON | None = None
@@ -49,8 +52,9 @@ class Console:
             return
         choices = buttons(self.keyboard_message) if self.keyboard_message else []
         if line.isdigit() and 1 <= int(line) <= len(choices) and self.keyboard_message:
-            calls = await self.harness.press(self.user, self.keyboard_message,
-                                             choices[int(line) - 1][1])
+            calls = await self.harness.press(
+                self.user, self.keyboard_message, choices[int(line) - 1][1]
+            )
         else:
             calls = await self.harness.send(self.user, line)
         self.show(calls)
@@ -82,8 +86,16 @@ async def chat(settings: Settings, user: DemoUser, *, database_label: str) -> No
     lang = Language(settings.default_language)
     async with Harness.running(settings, raise_errors=False) as harness:
         console = Console(harness, user, lang)
-        console.write(t("console.banner", lang, who=user.name, user_id=user.user_id,
-                        today=harness.app.bot_data.clock.today(), database=database_label))
+        console.write(
+            t(
+                "console.banner",
+                lang,
+                who=user.name,
+                user_id=user.user_id,
+                today=harness.app.bot_data.clock.today(),
+                database=database_label,
+            )
+        )
         while True:
             try:
                 line = await asyncio.to_thread(input, "> ")

@@ -39,9 +39,8 @@ class Database:
         async with self.engine.connect() as conn:
             if write:
                 await conn.execution_options(**{_WRITE: True})
-            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
-                async with session.begin():
-                    yield session
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
 
     async def upgrade(self) -> None:
         """Apply every pending migration (idempotent)."""

@@ -138,8 +138,14 @@ class FakeBotApi(BaseRequest):
         return self._store(params, text=text)
 
     def _api_sendPhoto(self, params: JSON) -> JSON:
-        photo = [{"file_id": f"photo-{next(self._message_ids)}", "file_unique_id": "p",
-                  "width": 800, "height": 600}]
+        photo = [
+            {
+                "file_id": f"photo-{next(self._message_ids)}",
+                "file_unique_id": "p",
+                "width": 800,
+                "height": 600,
+            }
+        ]
         return self._store(params, photo=photo, caption=_rendered(params, "caption") or None)
 
     def _api_sendDocument(self, params: JSON) -> JSON:
@@ -203,8 +209,12 @@ class FakeBotApi(BaseRequest):
     # --- what users do -----------------------------------------------------------------
 
     def user(self, user_id: int, first_name: str = "用户", language_code: str = "zh-hans") -> JSON:
-        return {"id": user_id, "is_bot": False, "first_name": first_name,
-                "language_code": language_code}
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
 
     def private_chat(self, user: JSON) -> JSON:
         chat = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
@@ -257,8 +267,24 @@ class ApiError(Exception):
 
 
 # The tags Telegram's HTML parse mode accepts.
-ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-                "span", "tg-spoiler", "tg-emoji", "blockquote"}
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "span",
+    "tg-spoiler",
+    "tg-emoji",
+    "blockquote",
+}
 
 
 class _TelegramHTML(html.parser.HTMLParser):

@@ -85,5 +85,8 @@ def texts(calls: list[ApiCall]) -> list[str]:
 
 
 def alerts(calls: list[ApiCall]) -> list[str]:
-    return [str(c.params.get("text")) for c in calls if c.method == "answerCallbackQuery"
-            and c.params.get("text")]
+    return [
+        str(c.params.get("text"))
+        for c in calls
+        if c.method == "answerCallbackQuery" and c.params.get("text")
+    ]

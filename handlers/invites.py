@@ -30,7 +30,9 @@ async def invite_command(update: Update, context: BotContext) -> None:
     if not is_private(update):
         await reply(update, t("invite.private_only", lang))
         return
-    buttons = [(t(f"role.{role.value}", lang), f"inv:role:{code}") for code, role in ROLE_CODES.items()]
+    buttons = [
+        (t(f"role.{role.value}", lang), f"inv:role:{code}") for code, role in ROLE_CODES.items()
+    ]
     await reply(update, t("invite.choose_role", lang), keyboard(grid(buttons, 1)))
 
 
@@ -49,7 +51,9 @@ async def role_chosen(update: Update, context: BotContext) -> None:
         streets = await list_streets(session=session)
     buttons = [(name, f"inv:st:{code}:{street_id}") for street_id, name in streets]
     role = t(f"role.{ROLE_CODES[code].value}", context.lang)
-    await edit(update, t("invite.choose_street", context.lang, role=role), keyboard(grid(buttons, 3)))
+    await edit(
+        update, t("invite.choose_street", context.lang, role=role), keyboard(grid(buttons, 3))
+    )
 
 
 async def street_chosen(update: Update, context: BotContext) -> None:
@@ -83,9 +87,15 @@ async def _create(update: Update, context: BotContext, role: Role, street_id: in
     if street_id is None:
         text = t("invite.created_admin", lang, link=link, code=invite.code, expires_at=expires_at)
     else:
-        text = t("invite.created", lang, role=t(f"role.{role.value}", lang),
-                 street=esc(streets[street_id]), link=link, code=invite.code,
-                 expires_at=expires_at)
+        text = t(
+            "invite.created",
+            lang,
+            role=t(f"role.{role.value}", lang),
+            street=esc(streets[street_id]),
+            link=link,
+            code=invite.code,
+            expires_at=expires_at,
+        )
     await edit(update, text)
 
 

@@ -21,8 +21,10 @@ async def start(update: Update, context: BotContext) -> None:
         await reply(update, t("access.refused", actor.language))
     else:
         role, street = role_label(actor)
-        await reply(update, t("start.welcome", actor.language, name=esc(actor.name), role=role,
-                              street=esc(street)))
+        await reply(
+            update,
+            t("start.welcome", actor.language, name=esc(actor.name), role=role, street=esc(street)),
+        )
 
 
 async def _redeem(update: Update, context: BotContext, code: str) -> None:
@@ -39,8 +41,14 @@ async def _redeem(update: Update, context: BotContext, code: str) -> None:
     lang = actor.language
     if result.already is not None:
         role, street = role_label(
-            Actor(actor.user_id, actor.name, lang, result.already.role, None,
-                  result.already.street_name)
+            Actor(
+                actor.user_id,
+                actor.name,
+                lang,
+                result.already.role,
+                None,
+                result.already.street_name,
+            )
         )
         await reply(update, t("invite.already", lang, role=role, street=esc(street)))
     elif result.state is InviteState.VALID and result.invite is not None:
@@ -48,9 +56,16 @@ async def _redeem(update: Update, context: BotContext, code: str) -> None:
         if invite_role is Role.DISTRICT_ADMIN:
             await reply(update, t("invite.redeemed_admin", lang, name=esc(actor.name)))
         else:
-            await reply(update, t("invite.redeemed", lang, name=esc(actor.name),
-                                  role=t(f"role.{invite_role.value}", lang),
-                                  street=esc(result.street_name)))
+            await reply(
+                update,
+                t(
+                    "invite.redeemed",
+                    lang,
+                    name=esc(actor.name),
+                    role=t(f"role.{invite_role.value}", lang),
+                    street=esc(result.street_name),
+                ),
+            )
     elif result.state is InviteState.EXPIRED and result.invite is not None:
         expired_at = result.invite.expires_at.astimezone(context.plan.zone)
         await reply(update, t("invite.expired", lang, expired_at=f"{expired_at:%Y-%m-%d %H:%M}"))
@@ -77,7 +92,8 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None  # the handler's pattern ensures it
     language = Language(query.data.split(":")[1])
     async with context.db.session(write=True) as session:
-        await set_language(session=session, telegram_user_id=context.actor.user_id,
-                           language=language)
+        await set_language(
+            session=session, telegram_user_id=context.actor.user_id, language=language
+        )
     await query.answer()
     await edit(update, t("lang.set", language))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.enums import StreetKind
@@ -26,7 +26,7 @@ async def sync_geography(*, session: AsyncSession, plan: Plan) -> None:
 
 
 async def street_ids(*, session: AsyncSession) -> dict[str, int]:
-    rows = await session.exec(select(Street.name, Street.id).order_by(Street.position))
+    rows = await session.exec(select(Street.name, Street.id).order_by(col(Street.position)))
     return {name: id_ for name, id_ in rows.all() if id_ is not None}
 
 

@@ -66,14 +66,18 @@ async def ensure_admins(
         officer.role, officer.street_id, officer.active = Role.DISTRICT_ADMIN, None, True
         session.add(officer)
         audit.record(
-            session=session, now=now, actor_user_id=None, action="officer.admin_from_settings",
-            entity="officer", entity_id=user_id, before=before, after=_snapshot(officer),
+            session=session,
+            now=now,
+            actor_user_id=None,
+            action="officer.admin_from_settings",
+            entity="officer",
+            entity_id=user_id,
+            before=before,
+            after=_snapshot(officer),
         )
 
 
-async def set_language(
-    *, session: AsyncSession, telegram_user_id: int, language: Language
-) -> None:
+async def set_language(*, session: AsyncSession, telegram_user_id: int, language: Language) -> None:
     officer = (
         await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
     ).one()
@@ -129,9 +133,17 @@ async def create_invite(
     session.add(invite)
     await session.flush()
     audit.record(
-        session=session, now=now, actor_user_id=created_by, action="invite.create",
-        entity="invite", entity_id=invite.id,
-        after={"role": role.value, "street_id": street_id, "expires_at": invite.expires_at.isoformat()},
+        session=session,
+        now=now,
+        actor_user_id=created_by,
+        action="invite.create",
+        entity="invite",
+        entity_id=invite.id,
+        after={
+            "role": role.value,
+            "street_id": street_id,
+            "expires_at": invite.expires_at.isoformat(),
+        },
     )
     return invite
 
@@ -175,14 +187,25 @@ async def redeem_invite(
         await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
     ).first()
     before = _snapshot(officer) if officer else None
-    officer = officer or Officer(telegram_user_id=telegram_user_id, role=invite.role, created_at=now)
+    officer = officer or Officer(
+        telegram_user_id=telegram_user_id, role=invite.role, created_at=now
+    )
     officer.role, officer.street_id, officer.active = invite.role, invite.street_id, True
-    officer.display_name, officer.language, officer.invited_by = display_name, language, invite.created_by
+    officer.display_name, officer.language, officer.invited_by = (
+        display_name,
+        language,
+        invite.created_by,
+    )
     invite.used_by, invite.used_at = telegram_user_id, now
     session.add_all([officer, invite])
     audit.record(
-        session=session, now=now, actor_user_id=telegram_user_id, action="invite.redeem",
-        entity="officer", entity_id=telegram_user_id, before=before,
+        session=session,
+        now=now,
+        actor_user_id=telegram_user_id,
+        action="invite.redeem",
+        entity="officer",
+        entity_id=telegram_user_id,
+        before=before,
         after={**_snapshot(officer), "invite_id": invite.id},
     )
     return Redemption(InviteState.VALID, invite, street_name)
@@ -218,11 +241,20 @@ async def ensure_officer(
     if street_name is not None:
         street_id = (await session.exec(select(Street.id).where(Street.name == street_name))).one()
     officer = Officer(
-        telegram_user_id=telegram_user_id, display_name=display_name, role=role,
-        street_id=street_id, language=language, created_at=now,
+        telegram_user_id=telegram_user_id,
+        display_name=display_name,
+        role=role,
+        street_id=street_id,
+        language=language,
+        created_at=now,
     )
     session.add(officer)
     audit.record(
-        session=session, now=now, actor_user_id=None, action="officer.create",
-        entity="officer", entity_id=telegram_user_id, after=_snapshot(officer),
+        session=session,
+        now=now,
+        actor_user_id=None,
+        action="officer.create",
+        entity="officer",
+        entity_id=telegram_user_id,
+        after=_snapshot(officer),
     )

@@ -169,7 +169,9 @@ class Plan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
-        _contiguous("size_bands", self.size_bands, start=self.targets.unionise_100_plus.min_headcount)
+        _contiguous(
+            "size_bands", self.size_bands, start=self.targets.unionise_100_plus.min_headcount
+        )
         _contiguous("responsibility_tiers", self.responsibility_tiers, start=0)
         names = [s.name for s in self.streets]
         if len(set(names)) != len(names):

@@ -42,7 +42,7 @@ def serve(api: FakeBotApi, token: str) -> Iterator[str]:
             if not self.path.startswith(prefix):
                 self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 return
-            method = self.path[len(prefix):]
+            method = self.path[len(prefix) :]
             length = int(self.headers.get("Content-Length") or 0)
             params = decode(self.rfile.read(length).decode())
             with lock:

@@ -30,7 +30,9 @@ async def create_invite_via_bot(bot: Harness, role_label: str, street: str | Non
 
 async def officer_row(bot: Harness, user_id: int) -> Officer | None:
     async with bot.app.bot_data.db.session() as session:
-        return (await session.exec(select(Officer).where(Officer.telegram_user_id == user_id))).first()
+        return (
+            await session.exec(select(Officer).where(Officer.telegram_user_id == user_id))
+        ).first()
 
 
 @pytest.mark.parametrize("text", ["/help", "进度", "/invite", "/lang", "/start"])
@@ -70,8 +72,13 @@ async def test_an_invited_officer_becomes_an_officer_of_that_street(bot: Harness
     newcomer = bot.api.user(42, "李干事")
     replies = texts(await bot.send(newcomer, f"/start {code}"))
     assert replies == [
-        seen("invite.redeemed", "zh", name="李干事", role=t("role.street_officer", "zh"),
-          street="拱辰街道")
+        seen(
+            "invite.redeemed",
+            "zh",
+            name="李干事",
+            role=t("role.street_officer", "zh"),
+            street="拱辰街道",
+        )
     ]
     officer = await officer_row(bot, 42)
     assert officer is not None and officer.role is Role.STREET_OFFICER and officer.active

@@ -59,8 +59,11 @@ def test_run_against_a_bot_api_server_and_stop_on_sigterm(tmp_path: Path) -> Non
             api.pending_updates.append(api.message_update(user=admin, text="/help"))
 
             def replies() -> list[str]:
-                return [str(c.result["text"]) for c in api.calls
-                        if c.method == "sendMessage" and c.status == 200]
+                return [
+                    str(c.result["text"])
+                    for c in api.calls
+                    if c.method == "sendMessage" and c.status == 200
+                ]
 
             wait_for(lambda: len(replies()) >= 2, 30, "two replies")
             welcome, help_text = replies()[:2]

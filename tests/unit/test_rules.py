@@ -101,7 +101,10 @@ def test_unionised_needs_both_completion_conditions(
     ],
 )
 def test_units_needed_for_the_rate(total: int, unionised: int, needed: int) -> None:
-    assert units_needed_for_rate(total=total, unionised=unionised, min_rate=UNIONISE.min_rate) == needed
+    assert (
+        units_needed_for_rate(total=total, unionised=unionised, min_rate=UNIONISE.min_rate)
+        == needed
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,15 +119,25 @@ def test_units_needed_for_the_rate(total: int, unionised: int, needed: int) -> N
     ],
 )
 def test_remaining_is_the_larger_of_the_two_rules(
-    total: int, unionised: int, new: int, min_new: int, rate_rule: int, count_rule: int,
+    total: int,
+    unionised: int,
+    new: int,
+    min_new: int,
+    rate_rule: int,
+    count_rule: int,
     overall: int,
 ) -> None:
     remaining = remaining_units_to_unionise(
-        total=total, unionised=unionised, newly_unionised=new, min_rate=UNIONISE.min_rate,
+        total=total,
+        unionised=unionised,
+        newly_unionised=new,
+        min_rate=UNIONISE.min_rate,
         min_new_units=min_new,
     )
     assert (remaining.rate_rule, remaining.count_rule, remaining.overall) == (
-        rate_rule, count_rule, overall,
+        rate_rule,
+        count_rule,
+        overall,
     )
 
 
@@ -156,7 +169,7 @@ def test_days_to_the_unionising_deadline(now_utc: datetime, days: int, past: boo
 
 def test_deadline_rules_refuse_a_naive_now() -> None:
     with pytest.raises(ValueError, match="aware"):
-        days_to_deadline(datetime(2018, 10, 30), UNIONISE.deadline, SHANGHAI)  # noqa: DTZ001
+        days_to_deadline(datetime(2018, 10, 30), UNIONISE.deadline, SHANGHAI)
 
 
 def test_meetings_deadline_last_minute() -> None:
@@ -168,8 +181,15 @@ def test_meetings_deadline_last_minute() -> None:
 
 @pytest.mark.parametrize(
     ("part", "whole", "percent"),
-    [(2428, 15099, "16.08"), (101240, 259051, "39.08"), (186, 390, "47.69"), (207, 390, "53.08"),
-     (0, 0, "0.00"), (1, 3, "33.33"), (2, 3, "66.67")],
+    [
+        (2428, 15099, "16.08"),
+        (101240, 259051, "39.08"),
+        (186, 390, "47.69"),
+        (207, 390, "53.08"),
+        (0, 0, "0.00"),
+        (1, 3, "33.33"),
+        (2, 3, "66.67"),
+    ],
 )
 def test_rate_percent_as_the_plan_writes_it(part: int, whole: int, percent: str) -> None:
     assert rate_percent(part, whole) == Decimal(percent)
@@ -185,7 +205,9 @@ def test_rate_percent_as_the_plan_writes_it(part: int, whole: int, percent: str)
         (0, {"a": 0}, {"a": 0}),
     ],
 )
-def test_allocate_splits_exactly(total: int, weights: dict[str, int], shares: dict[str, int]) -> None:
+def test_allocate_splits_exactly(
+    total: int, weights: dict[str, int], shares: dict[str, int]
+) -> None:
     assert allocate(total, weights) == shares
     assert sum(allocate(total, weights).values()) == total
 
@@ -198,4 +220,3 @@ def test_the_plans_own_figures_are_consistent_with_the_rules() -> None:
         base.units_100_plus_rate_percent
     )
     assert sum(base.detail_table_by_band.values()) == base.detail_table_units == 198
-

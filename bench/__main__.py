@@ -1,0 +1,144 @@
+"""`python -m bench` (or `make bench`): the project's benchmarks, printed as one table.
+
+- seed: writing the full 2018 demo dataset (15,099 units) into a fresh SQLite file;
+- figures: computing the district's live figures (one aggregate query over all units);
+- updates: /help from a known officer through the whole bot (gatekeeper, database lookup,
+  handler, PTB serialisation, fake Bot API), latency p50/p95 and throughput, beside the
+  floor: a bare PTB echo bot on the same fake API;
+- peak memory of this process (max RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ApplicationBuilder, MessageHandler, filters
+
+from bot.db import Database
+from bot.fake_api import FakeBotApi
+from bot.harness import FAKE_TOKEN, Harness
+from bot.settings import Settings
+from models.demo import seed_demo
+from models.plan import load_plan
+from models.progress import unit_counts
+
+ADMIN = 10001
+
+
+def settings_for(folder: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=f"sqlite+aiosqlite:///{folder}/bench.db",
+        bot_admin_ids=str(ADMIN),
+        bot_today="2018-03-15",
+    )
+
+
+async def timed(n: int, step: Callable[[int], Awaitable[object]]) -> list[float]:
+    samples = []
+    for i in range(n):
+        start = time.perf_counter()
+        await step(i)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def summary(samples: list[float]) -> tuple[float, float, float]:
+    """p50 and p95 in milliseconds, and operations per second."""
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return statistics.median(ordered) * 1000, p95 * 1000, len(samples) / sum(samples)
+
+
+async def bench_seed(folder: Path, settings: Settings) -> list[tuple[str, str]]:
+    db = Database(settings.database_url)
+    plan = load_plan(settings.plan_file)
+    await db.upgrade()
+    start = time.perf_counter()
+    async with db.session(write=True) as session:
+        await seed_demo(session=session, plan=plan)
+    seeded = time.perf_counter() - start
+    samples = []
+    for _ in range(20):
+        async with db.session() as session:
+            start = time.perf_counter()
+            await unit_counts(session=session, plan=plan)
+            samples.append(time.perf_counter() - start)
+    await db.dispose()
+    p50, p95, _ = summary(samples)
+    size = (folder / "bench.db").stat().st_size / 2**20
+    return [
+        ("seed-demo: 15,099 units into SQLite", f"{seeded:.2f} s ({size:.1f} MiB file)"),
+        ("district figures over all units, p50 / p95", f"{p50:.1f} / {p95:.1f} ms"),
+    ]
+
+
+async def bench_updates(settings: Settings, n: int) -> list[tuple[str, str]]:
+    async with Harness.running(settings) as harness:
+        user = harness.api.user(ADMIN)
+        await harness.send(user, "/help")  # warm up
+        bot = await timed(n, lambda _: harness.send(user, "/help"))
+    floor = await echo_floor(n)
+    b50, b95, brate = summary(bot)
+    f50, f95, frate = summary(floor)
+    return [
+        (f"/help through the whole bot, p50 / p95 ({n} updates)", f"{b50:.2f} / {b95:.2f} ms"),
+        ("  throughput, one update at a time", f"{brate:,.0f} updates/s"),
+        ("echo floor (bare PTB app, same fake API), p50 / p95", f"{f50:.2f} / {f95:.2f} ms"),
+        ("  floor throughput", f"{frate:,.0f} updates/s"),
+    ]
+
+
+async def echo_floor(n: int) -> list[float]:
+    api = FakeBotApi()
+    app = ApplicationBuilder().token(FAKE_TOKEN).request(api).get_updates_request(api).build()
+
+    async def echo(update: Update, _: object) -> None:
+        assert update.message is not None
+        await update.message.reply_text(update.message.text or "")
+
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    await app.initialize()
+    user = api.user(ADMIN)
+
+    async def step(_: int) -> None:
+        await app.process_update(
+            Update.de_json(api.message_update(user=user, text="/help"), app.bot)
+        )
+
+    await step(0)
+    samples = await timed(n, step)
+    await app.shutdown()
+    return samples
+
+
+async def main(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        settings = settings_for(folder)
+        rows = await bench_seed(folder, settings)
+        rows += await bench_updates(settings, n)
+    rows.append(
+        (
+            "peak memory (max RSS of this process)",
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB",
+        )
+    )
+    width = max(len(name) for name, _ in rows)
+    print(f"{'benchmark'.ljust(width)}  result")
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=1000, help="updates to time (default 1000)")
+    asyncio.run(main(parser.parse_args().updates))
