@@ -81,17 +81,21 @@ async def bench_seed(folder: Path, settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-async def bench_updates(settings: Settings, n: int) -> list[tuple[str, str]]:
-    async with Harness.running(settings) as harness:
+async def help_samples(settings: Settings, n: int, *, rate_limit: bool) -> list[float]:
+    async with Harness.running(settings, rate_limit=rate_limit) as harness:
         user = harness.api.user(ADMIN)
         await harness.send(user, "/help")  # warm up
-        bot = await timed(n, lambda _: harness.send(user, "/help"))
-    floor = await echo_floor(n)
-    b50, b95, brate = summary(bot)
-    f50, f95, frate = summary(floor)
+        return await timed(n, lambda _: harness.send(user, "/help"))
+
+
+async def bench_updates(settings: Settings, n: int) -> list[tuple[str, str]]:
+    b50, b95, brate = summary(await help_samples(settings, n, rate_limit=False))
+    _, _, limited = summary(await help_samples(settings, min(n, 300), rate_limit=True))
+    f50, f95, frate = summary(await echo_floor(n))
     return [
         (f"/help through the whole bot, p50 / p95 ({n} updates)", f"{b50:.2f} / {b95:.2f} ms"),
         ("  throughput, one update at a time", f"{brate:,.0f} updates/s"),
+        ("  with Telegram's flood limiter on (30 msg/s)", f"{limited:,.0f} updates/s"),
         ("echo floor (bare PTB app, same fake API), p50 / p95", f"{f50:.2f} / {f95:.2f} ms"),
         ("  floor throughput", f"{frate:,.0f} updates/s"),
     ]

@@ -35,19 +35,23 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     plan: Plan | None = None,
+    rate_limit: bool = True,
 ) -> UnionApp:
     """The application with every handler. `request`s replace the HTTP layer (the fake Bot
-    API in tests and the console); `token` defaults to TELEGRAM_BOT_TOKEN."""
+    API in tests and the console); `token` defaults to TELEGRAM_BOT_TOKEN. `rate_limit`
+    keeps within Telegram's flood limits (≈30 messages/s overall, 20/min per group); only a
+    benchmark of the bot's own cost turns it off."""
     builder = (
         ApplicationBuilder()
         .token(token or settings.token())
         .base_url(settings.telegram_api_base_url)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.zone))
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:

@@ -98,3 +98,30 @@ def test_db_upgrade_creates_the_database(tmp_path: Path) -> None:
     again = unionbot("db", "upgrade", cwd=tmp_path, env={"DATABASE_URL": url})
     assert first.returncode == again.returncode == 0, first.stderr
     assert (tmp_path / "fresh.db").is_file()
+
+
+def test_the_demo_opens_and_answers_help(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--database", str(tmp_path / "demo.db")],
+        input="/help\n/quit\n",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("BOT_")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "业务日期 2018-03-15" in result.stdout
+    assert "│ 工会助手 · 区总工会管理员" in result.stdout
+    assert "/invite — 邀请街乡工会干部或社区工作者" in result.stdout
+
+
+def test_seed_demo_refuses_a_database_that_has_units(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/seeded.db"}
+    first = unionbot("seed-demo", cwd=tmp_path, env=env)
+    again = unionbot("seed-demo", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 1
+    [line] = again.stderr.strip().splitlines()
+    assert line.startswith("unionbot: ") and "15099 units" in line
