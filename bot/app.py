@@ -41,7 +41,7 @@ def build_application(
     API in tests and the console); `token` defaults to TELEGRAM_BOT_TOKEN. `rate_limit`
     keeps within Telegram's flood limits (≈30 messages/s overall, 20/min per group); only a
     benchmark of the bot's own cost turns it off."""
-    builder = (
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(token or settings.token())
         .base_url(settings.telegram_api_base_url)

@@ -65,7 +65,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
 
     @property
     def lang(self) -> Language:
-        return self.actor.language
+        """The actor's language; the default one before the gatekeeper has run."""
+        if self._actor is None:
+            return Language(self.bot_data.settings.default_language)
+        return self._actor.language
 
     @property
     def db(self) -> Database:

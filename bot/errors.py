@@ -21,12 +21,7 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=error)
     if isinstance(update, Update) and update.effective_message is not None:
-        lang = (
-            context._actor.language
-            if context._actor
-            else context.bot_data.settings.default_language
-        )
         try:
-            await update.effective_message.reply_text(t("error.generic", lang))
+            await update.effective_message.reply_text(t("error.generic", context.lang))
         except Exception:  # the reply is a courtesy; the error itself is already logged
             log.warning("could not tell the user about error in update %s", update_id)

@@ -9,8 +9,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
-from bot.context import Actor
 from bot.texts import t
+from models.enums import Language, Role
 
 Button = tuple[str, str]  # (label, callback data)
 
@@ -34,12 +34,12 @@ def is_private(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
-def role_label(actor: Actor) -> tuple[str, str]:
-    """The actor's role and street suffix in their language, for headers and greetings."""
-    if actor.role is None:
+def role_label(role: Role | None, street_name: str | None, lang: Language) -> tuple[str, str]:
+    """A role's name and its street suffix ("（拱辰街道）"), for headers and greetings."""
+    if role is None:
         return "", ""
-    street = t("start.street_suffix", actor.language, street=actor.street_name)
-    return t(f"role.{actor.role.value}", actor.language), street if actor.street_name else ""
+    street = t("start.street_suffix", lang, street=street_name) if street_name else ""
+    return t(f"role.{role.value}", lang), street
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

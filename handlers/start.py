@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.context import Actor, BotContext
+from bot.context import BotContext
 from bot.texts import t
 from handlers.common import edit, esc, keyboard, reply, role_label
 from models.enums import Language, Role
@@ -20,7 +20,7 @@ async def start(update: Update, context: BotContext) -> None:
     elif actor.role is None:
         await reply(update, t("access.refused", actor.language))
     else:
-        role, street = role_label(actor)
+        role, street = role_label(actor.role, actor.street_name, actor.language)
         await reply(
             update,
             t("start.welcome", actor.language, name=esc(actor.name), role=role, street=esc(street)),
@@ -40,16 +40,7 @@ async def _redeem(update: Update, context: BotContext, code: str) -> None:
         )
     lang = actor.language
     if result.already is not None:
-        role, street = role_label(
-            Actor(
-                actor.user_id,
-                actor.name,
-                lang,
-                result.already.role,
-                None,
-                result.already.street_name,
-            )
-        )
+        role, street = role_label(result.already.role, result.already.street_name, lang)
         await reply(update, t("invite.already", lang, role=role, street=esc(street)))
     elif result.state is InviteState.VALID and result.invite is not None:
         invite_role = Role(result.invite.role)
@@ -75,7 +66,7 @@ async def _redeem(update: Update, context: BotContext, code: str) -> None:
 
 async def help_command(update: Update, context: BotContext) -> None:
     actor = context.actor
-    role, street = role_label(actor)
+    role, street = role_label(actor.role, actor.street_name, actor.language)
     body = t("help.admin" if actor.is_admin else "help.officer", actor.language)
     header = t("help.header", actor.language, role=role, street=esc(street))
     await reply(update, f"{header}\n\n{body}\n\n{t('help.footer', actor.language)}")
