@@ -36,14 +36,22 @@ async def invite_command(update: Update, context: BotContext) -> None:
     await reply(update, t("invite.choose_role", lang), keyboard(grid(buttons, 1)))
 
 
-async def role_chosen(update: Update, context: BotContext) -> None:
+async def _admin_press(update: Update, context: BotContext) -> list[str] | None:
+    """The pressed button's data fields, if the presser is (still) an admin."""
     query = update.callback_query
     assert query is not None and query.data is not None  # the handler's pattern ensures it
     await query.answer()
     if not context.actor.is_admin:
         await edit(update, t("access.admin_only", context.lang))
+        return None
+    return query.data.split(":")
+
+
+async def role_chosen(update: Update, context: BotContext) -> None:
+    fields = await _admin_press(update, context)
+    if fields is None:
         return
-    code = query.data.split(":")[2]
+    code = fields[2]
     if ROLE_CODES[code] is Role.DISTRICT_ADMIN:
         await _create(update, context, Role.DISTRICT_ADMIN, None)
         return
@@ -57,13 +65,10 @@ async def role_chosen(update: Update, context: BotContext) -> None:
 
 
 async def street_chosen(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None and query.data is not None  # the handler's pattern ensures it
-    await query.answer()
-    if not context.actor.is_admin:
-        await edit(update, t("access.admin_only", context.lang))
+    fields = await _admin_press(update, context)
+    if fields is None:
         return
-    _, _, code, street_id = query.data.split(":")
+    _, _, code, street_id = fields
     await _create(update, context, ROLE_CODES[code], int(street_id))
 
 

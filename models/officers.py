@@ -54,27 +54,60 @@ async def ensure_admins(
 ) -> None:
     """BOT_ADMIN_IDS are district admins from the start (and again after a restart)."""
     for user_id in user_ids:
-        officer = (
-            await session.exec(select(Officer).where(Officer.telegram_user_id == user_id))
-        ).first()
-        if officer and officer.role is Role.DISTRICT_ADMIN and officer.active:
+        current = await find_officer(session=session, telegram_user_id=user_id)
+        if current and current.role is Role.DISTRICT_ADMIN and current.active:
             continue
-        before = _snapshot(officer) if officer else None
-        officer = officer or Officer(
-            telegram_user_id=user_id, role=Role.DISTRICT_ADMIN, language=language, created_at=now
-        )
-        officer.role, officer.street_id, officer.active = Role.DISTRICT_ADMIN, None, True
-        session.add(officer)
-        audit.record(
+        await _assign_role(
             session=session,
+            telegram_user_id=user_id,
+            role=Role.DISTRICT_ADMIN,
+            street_id=None,
             now=now,
-            actor_user_id=None,
             action="officer.admin_from_settings",
-            entity="officer",
-            entity_id=user_id,
-            before=before,
-            after=_snapshot(officer),
+            actor_user_id=None,
+            language=language,
         )
+
+
+async def _assign_role(
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    role: Role,
+    street_id: int | None,
+    now: datetime,
+    action: str,
+    actor_user_id: int | None,
+    language: Language | None = None,
+    display_name: str | None = None,
+    invited_by: int | None = None,
+    note: dict[str, object] | None = None,
+) -> Officer:
+    """Give a user a role (creating or reactivating the officer) and audit the change."""
+    officer = (
+        await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
+    ).first()
+    before = _snapshot(officer) if officer else None
+    officer = officer or Officer(telegram_user_id=telegram_user_id, role=role, created_at=now)
+    officer.role, officer.street_id, officer.active = role, street_id, True
+    if language is not None:
+        officer.language = language
+    if display_name is not None:
+        officer.display_name = display_name
+    if invited_by is not None:
+        officer.invited_by = invited_by
+    session.add(officer)
+    audit.record(
+        session=session,
+        now=now,
+        actor_user_id=actor_user_id,
+        action=action,
+        entity="officer",
+        entity_id=telegram_user_id,
+        before=before,
+        after={**_snapshot(officer), **(note or {})},
+    )
+    return officer
 
 
 async def set_language(*, session: AsyncSession, telegram_user_id: int, language: Language) -> None:
@@ -183,30 +216,20 @@ async def redeem_invite(
     if current is not None and current.active:
         return Redemption(state, invite, street_name, already=current)
 
-    officer = (
-        await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
-    ).first()
-    before = _snapshot(officer) if officer else None
-    officer = officer or Officer(
-        telegram_user_id=telegram_user_id, role=invite.role, created_at=now
-    )
-    officer.role, officer.street_id, officer.active = invite.role, invite.street_id, True
-    officer.display_name, officer.language, officer.invited_by = (
-        display_name,
-        language,
-        invite.created_by,
-    )
     invite.used_by, invite.used_at = telegram_user_id, now
-    session.add_all([officer, invite])
-    audit.record(
+    session.add(invite)
+    await _assign_role(
         session=session,
+        telegram_user_id=telegram_user_id,
+        role=Role(invite.role),
+        street_id=invite.street_id,
         now=now,
-        actor_user_id=telegram_user_id,
         action="invite.redeem",
-        entity="officer",
-        entity_id=telegram_user_id,
-        before=before,
-        after={**_snapshot(officer), "invite_id": invite.id},
+        actor_user_id=telegram_user_id,
+        language=language,
+        display_name=display_name,
+        invited_by=invite.created_by,
+        note={"invite_id": invite.id},
     )
     return Redemption(InviteState.VALID, invite, street_name)
 
@@ -240,21 +263,14 @@ async def ensure_officer(
     street_id = None
     if street_name is not None:
         street_id = (await session.exec(select(Street.id).where(Street.name == street_name))).one()
-    officer = Officer(
+    await _assign_role(
+        session=session,
         telegram_user_id=telegram_user_id,
-        display_name=display_name,
         role=role,
         street_id=street_id,
-        language=language,
-        created_at=now,
-    )
-    session.add(officer)
-    audit.record(
-        session=session,
         now=now,
-        actor_user_id=None,
         action="officer.create",
-        entity="officer",
-        entity_id=telegram_user_id,
-        after=_snapshot(officer),
+        actor_user_id=None,
+        language=language,
+        display_name=display_name,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Count = Annotated[int, Field(ge=0)]
 Share = Annotated[Decimal, Field(ge=0, le=1)]
@@ -23,21 +23,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_known_zone)]  # an IANA zone this machine knows
+
+
 class PlanInfo(_Strict):
     key: str = Field(pattern=r"^[a-z0-9-]+$")
     title: str
     district: str
     year: int = Field(ge=2000, le=2100)
-    timezone: str
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    timezone: ZoneName
 
 
 class Baseline(_Strict):
