@@ -9,8 +9,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.console import DemoUser
 from models.plan import PlanError
 
 DEMO_DATABASE = Path("data/demo.db")
@@ -77,10 +81,21 @@ def _as_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--as",
         dest="as_user",
-        choices=sorted(DEMO_USERS),
         default="admin",
-        help="whom to chat as (default: admin, a district admin)",
+        metavar="WHO",
+        help=f"whom to chat as: {', '.join(sorted(DEMO_USERS))} (the demo's people; default "
+        "admin, a district admin) or a numeric Telegram user id",
     )
+
+
+def _chat_user(who: str) -> DemoUser:
+    from bot.console import DEMO_USERS, DemoUser
+
+    if who in DEMO_USERS:
+        return DEMO_USERS[who]
+    if who.isdigit():
+        return DemoUser(int(who), f"用户 {who}", None)
+    raise SettingsError(f"--as {who}: expected {', '.join(sorted(DEMO_USERS))} or a user id")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -178,9 +193,9 @@ async def _prepare_demo(settings: Settings) -> None:
 
 
 async def _console(settings: Settings, as_user: str, database_label: str) -> int:
-    from bot.console import DEMO_USERS, chat
+    from bot.console import chat
 
-    await chat(settings, DEMO_USERS[as_user], database_label=database_label)
+    await chat(settings, _chat_user(as_user), database_label=database_label)
     return 0
 
 

@@ -147,3 +147,20 @@ async def test_admins_from_settings_are_admins(bot: Harness) -> None:
     officer = await officer_row(bot, ADMIN_ID)
     assert officer is not None and officer.role is Role.DISTRICT_ADMIN
     assert "/invite" in texts(await bot.send(bot.api.user(ADMIN_ID), "/help"))[0]
+
+
+async def test_a_removed_officer_is_told_so_and_their_old_buttons_do_nothing(bot: Harness) -> None:
+    code = await create_invite_via_bot(bot, t("role.street_officer", "zh"), "良乡镇")
+    officer = bot.api.user(42)
+    await bot.send(officer, f"/start {code}")
+    [menu] = shown(await bot.send(officer, "/lang"))
+    async with bot.app.bot_data.db.session(write=True) as session:
+        row = (await session.exec(select(Officer).where(Officer.telegram_user_id == 42))).one()
+        row.active = False
+        session.add(row)
+    assert texts(await bot.send(officer, "/help")) == [seen("access.removed")]
+    calls = await bot.press(officer, menu, "lang:en")
+    assert alerts(calls) == [t("access.refused_short", "zh")]
+    assert shown(calls) == []
+    after = await officer_row(bot, 42)
+    assert after is not None and after.language == "zh" and not after.active
