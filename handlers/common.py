@@ -35,7 +35,7 @@ def is_private(update: Update) -> bool:
 
 
 def role_label(role: Role | None, street_name: str | None, lang: Language) -> tuple[str, str]:
-    """A role's name and its street suffix ("（拱辰街道）"), for headers and greetings."""
+    """A role's name and its street suffix (as texts start.street_suffix), for greetings."""
     if role is None:
         return "", ""
     street = t("start.street_suffix", lang, street=street_name) if street_name else ""
