@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import edit, esc, keyboard, reply, role_label
+from handlers.common import edit, esc, is_private, keyboard, reply, role_label
 from models.enums import Language, Role
 from models.officers import InviteState, redeem_invite, set_language
 
@@ -15,7 +15,10 @@ LANG_CALLBACK = r"^lang:(zh|en)$"
 
 async def start(update: Update, context: BotContext) -> None:
     actor = context.actor
-    if context.args:
+    if context.args and not is_private(update):
+        # An invite is personal: redeeming it in a group would show the code to everyone.
+        await reply(update, t("invite.private_only_redeem", actor.language))
+    elif context.args:
         await _redeem(update, context, context.args[0])
     elif actor.role is None:
         await reply(update, t("access.refused", actor.language))

@@ -164,3 +164,14 @@ async def test_a_removed_officer_is_told_so_and_their_old_buttons_do_nothing(bot
     assert shown(calls) == []
     after = await officer_row(bot, 42)
     assert after is not None and after.language == "zh" and not after.active
+
+
+async def test_an_invite_sent_in_a_group_is_not_redeemed_there(bot: Harness) -> None:
+    code = await create_invite_via_bot(bot, t("role.street_officer", "zh"), "良乡镇")
+    group = bot.api.group_chat(-100777)
+    replies = texts(await bot.send(bot.api.user(47), f"/start {code}", chat=group))
+    assert replies == [seen("invite.private_only_redeem")]
+    assert await officer_row(bot, 47) is None
+    # the invite is still good for its invitee, in private
+    await bot.send(bot.api.user(47), f"/start {code}")
+    assert await officer_row(bot, 47) is not None
