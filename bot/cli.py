@@ -6,16 +6,24 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from sqlmodel import select
+
+from bot.app import build_application, run_polling
+from bot.clock import Clock
+from bot.console import DEMO_USERS, DemoUser, chat
+from bot.db import Database
 from bot.settings import Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:
-    from bot.console import DemoUser
-from models.plan import PlanError
+from bot.texts import t
+from models.demo import DemoAlreadySeeded, seed_demo
+from models.enums import Language
+from models.officers import ensure_officer
+from models.plan import PlanError, load_plan
+from models.tables import Unit
 
 DEMO_DATABASE = Path("data/demo.db")
 DEMO_TODAY = date(2018, 3, 15)  # a fortnight after the plan's baseline, before the first report
@@ -76,8 +84,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _as_argument(p: argparse.ArgumentParser) -> None:
-    from bot.console import DEMO_USERS
-
     p.add_argument(
         "--as",
         dest="as_user",
@@ -89,8 +95,6 @@ def _as_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _chat_user(who: str) -> DemoUser:
-    from bot.console import DEMO_USERS, DemoUser
-
     if who in DEMO_USERS:
         return DEMO_USERS[who]
     if who.isdigit():
@@ -133,16 +137,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from bot.app import build_application, run_polling
-
     settings.token()  # refuse early, in one line, without a token
     run_polling(build_application(settings))
     return 0
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from bot.console import DEMO_USERS
-
     base = load_settings()
     admins = {DEMO_USERS["admin"].user_id, *base.bot_admin_ids}
     settings = load_settings(
@@ -154,78 +154,57 @@ async def _demo(args: argparse.Namespace) -> int:
     return await _console(settings, args.as_user, str(args.database))
 
 
-async def _prepare_demo(settings: Settings) -> None:
-    """Create the demo database on first use: migrations, the baseline, the demo people."""
-    from sqlmodel import select
-
-    from bot.clock import Clock
-    from bot.console import DEMO_USERS
-    from bot.db import Database
-    from bot.texts import t
-    from models.demo import seed_demo
-    from models.enums import Language
-    from models.officers import ensure_officer
-    from models.plan import load_plan
-    from models.tables import Unit
-
-    plan = load_plan(settings.plan_file)
+@asynccontextmanager
+async def _migrated(settings: Settings) -> AsyncIterator[Database]:
+    """DATABASE_URL at the latest migration, closed when the command is done."""
     db = Database(settings.database_url)
-    now = Clock(settings.zone, settings.bot_today).now()
     try:
         await db.upgrade()
-        async with db.session(write=True) as session:
-            if (await session.exec(select(Unit.id).limit(1))).first() is None:
-                print(t("console.seeding", settings.default_language), file=sys.stderr)
-                await seed_demo(session=session, plan=plan)
-            for user in DEMO_USERS.values():
-                if user.role is not None:
-                    await ensure_officer(
-                        session=session,
-                        telegram_user_id=user.user_id,
-                        role=user.role,
-                        street_name=user.street,
-                        display_name=user.name,
-                        language=Language(settings.default_language),
-                        now=now,
-                    )
+        yield db
     finally:
         await db.dispose()
 
 
-async def _console(settings: Settings, as_user: str, database_label: str) -> int:
-    from bot.console import chat
+async def _prepare_demo(settings: Settings) -> None:
+    """Create the demo database on first use: migrations, the baseline, the demo people."""
+    plan = load_plan(settings.plan_file)
+    now = Clock(settings.zone, settings.bot_today).now()
+    async with _migrated(settings) as db, db.session(write=True) as session:
+        if (await session.exec(select(Unit.id).limit(1))).first() is None:
+            print(t("console.seeding", settings.default_language), file=sys.stderr)
+            await seed_demo(session=session, plan=plan)
+        for user in DEMO_USERS.values():
+            if user.role is not None:
+                await ensure_officer(
+                    session=session,
+                    telegram_user_id=user.user_id,
+                    role=user.role,
+                    street_name=user.street,
+                    display_name=user.name,
+                    language=Language(settings.default_language),
+                    now=now,
+                )
 
+
+async def _console(settings: Settings, as_user: str, database_label: str) -> int:
     await chat(settings, _chat_user(as_user), database_label=database_label)
     return 0
 
 
 async def _seed(settings: Settings) -> int:
-    from bot.db import Database
-    from models.demo import DemoAlreadySeeded, seed_demo
-    from models.plan import load_plan
-
     plan = load_plan(settings.plan_file)
-    db = Database(settings.database_url)
     try:
-        await db.upgrade()
-        async with db.session(write=True) as session:
+        async with _migrated(settings) as db, db.session(write=True) as session:
             await seed_demo(session=session, plan=plan)
     except DemoAlreadySeeded as exc:
         print(f"unionbot: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await db.dispose()
     print("demo dataset written")
     return 0
 
 
 async def _upgrade(settings: Settings) -> int:
-    from bot.db import Database
-
-    db = Database(settings.database_url)
-    try:
-        await db.upgrade()
-    finally:
-        await db.dispose()
+    async with _migrated(settings):
+        pass
     print("database is at the latest migration")
     return 0
