@@ -13,7 +13,9 @@ import asyncio
 import html.parser
 import itertools
 import json
+import struct
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,8 @@ class ApiCall:
     params: JSON
     status: int
     result: Any = None
+    # Uploaded files by form field ("photo", "document"), as multipart/form-data carries them.
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,7 +74,8 @@ class FakeBotApi(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        status, body = self.answer(name, params)
+        files = _uploads(request_data) if request_data and request_data.contains_files else {}
+        status, body = self.answer(name, params, files)
         if name == "getUpdates" and not body.get("result"):
             # Long polling with nothing to deliver: wait a little, as Telegram would.
             await asyncio.sleep(0.05)
@@ -90,19 +95,24 @@ class FakeBotApi(BaseRequest):
             "supports_inline_queries": False,
         }
 
-    def answer(self, method: str, params: JSON) -> tuple[int, JSON]:
-        """Answer one Bot API call as Telegram would; also usable behind an HTTP server."""
+    def answer(
+        self, method: str, params: JSON, files: Mapping[str, bytes] | None = None
+    ) -> tuple[int, JSON]:
+        """Answer one Bot API call as Telegram would; also usable behind an HTTP server.
+        `files` are the uploads: handlers find each under its field name, as Telegram does."""
+        files = dict(files or {})
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             status, body = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         else:
             try:
-                result = handler(params)
+                result = handler({**params, **files})
                 status, body = 200, {"ok": True, "result": result}
             except ApiError as exc:
                 status = exc.code
                 body = {"ok": False, "error_code": exc.code, "description": exc.description}
-        self.calls.append(ApiCall(method, params, status, body.get("result")))
+        # The recorded params stay JSON; the bytes are kept apart, in `files`.
+        self.calls.append(ApiCall(method, params, status, body.get("result"), files))
         return status, body
 
     def _api_getMe(self, _: JSON) -> JSON:
@@ -138,18 +148,30 @@ class FakeBotApi(BaseRequest):
         return self._store(params, text=text)
 
     def _api_sendPhoto(self, params: JSON) -> JSON:
-        photo = [
-            {
-                "file_id": f"photo-{next(self._message_ids)}",
-                "file_unique_id": "p",
-                "width": 800,
-                "height": 600,
-            }
-        ]
-        return self._store(params, photo=photo, caption=_rendered(params, "caption") or None)
+        upload = params.get("photo")
+        width, height = 800, 600  # a photo sent again by file_id or URL
+        if isinstance(upload, bytes):
+            size = _png_size(upload)
+            if size is not None:
+                width, height = size
+            # Telegram's limits for a photo: a chart that breaks them must go as a document.
+            if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+                raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        photo: JSON = {
+            "file_id": f"photo-{next(self._message_ids)}",
+            "file_unique_id": "p",
+            "width": width,
+            "height": height,
+        }
+        if isinstance(upload, bytes):
+            photo["file_size"] = len(upload)
+        return self._store(params, photo=[photo], caption=_rendered(params, "caption") or None)
 
     def _api_sendDocument(self, params: JSON) -> JSON:
-        document = {"file_id": f"doc-{next(self._message_ids)}", "file_unique_id": "d"}
+        document: JSON = {"file_id": f"doc-{next(self._message_ids)}", "file_unique_id": "d"}
+        upload = params.get("document")
+        if isinstance(upload, bytes):
+            document["file_size"] = len(upload)
         return self._store(params, document=document, caption=_rendered(params, "caption") or None)
 
     def _api_editMessageText(self, params: JSON) -> JSON:
@@ -323,6 +345,26 @@ def visible(markup: str) -> str:
     if parser.open:
         raise ApiError(400, f"Bad Request: can't parse entities: unclosed tag {parser.open[-1]!r}")
     return "".join(parser.text)
+
+
+def _uploads(request_data: RequestData) -> dict[str, bytes]:
+    """The files of a multipart request by part name; PTB gives (filename, content, mimetype),
+    the content as bytes or, since PTB 21.5, an open file."""
+    files: dict[str, bytes] = {}
+    for name, (_, content, _) in request_data.multipart_data.items():
+        files[name] = content if isinstance(content, bytes) else content.read()
+    return files
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header (its IHDR chunk comes first); None if not a PNG."""
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
 
 
 def _chat_for(chat_id: int) -> JSON:
