@@ -25,6 +25,7 @@ from sqlalchemy import insert
 from sqlmodel import SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.audit import record
 from models.credit_code import CHARSET, credit_code_check_char, organisation_code_check_char
 from models.enums import LedgerOutcome, LedgerStage, Ownership, UnitStatus
 from models.geography import street_ids, sync_geography, zone_ids
@@ -140,6 +141,17 @@ async def seed_demo(*, session: AsyncSession, plan: Plan) -> None:
     await _insert_many(session, Unit, rows)
     ledger_counts = await _open_baseline_ledger(session, plan)
     await _allocate_street_targets(session, plan, streets, ledger_counts)
+    # One audit row for the whole load: it is a change to business data like any other,
+    # and the status figures' cache keys on the newest audit id.
+    record(
+        session=session,
+        now=datetime.combine(plan.baseline.as_of, time(0), tzinfo=plan.zone),
+        actor_user_id=None,
+        action="demo.seed",
+        entity="plan",
+        entity_id=plan.plan.key,
+        after={"units": len(rows)},
+    )
 
 
 async def _insert_many(

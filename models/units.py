@@ -1,0 +1,237 @@
+"""Target units: the list of those still to unionise, filtered and paged, and one unit's card."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.enums import LedgerOutcome, LedgerStage, Ownership, Role, UnitStatus
+from models.plan import Plan, Range
+from models.rules import is_unionised, responsibility_tier, size_band
+from models.tables import LedgerEntry, LedgerStageChange, Officer, Street, Unit, Visit, Zone
+
+PAGE_SIZE = 8  # lines that fit a phone screen with their buttons
+
+
+def can_see_units(*, role: Role | None, own_street_id: int | None, street_id: int | None) -> bool:
+    """Unit lists are a street's own business: district admins see every street's, an
+    officer only their own street's, and nobody but an admin the district-wide list."""
+    if role is Role.DISTRICT_ADMIN:
+        return True
+    return role is not None and street_id is not None and street_id == own_street_id
+
+
+@dataclass(frozen=True)
+class UnitFilter:
+    """Which remaining ≥100 units to list. Bands and tiers are keys of the plan's ranges."""
+
+    street_id: int | None = None
+    band: str | None = None
+    tier: str | None = None
+    zone_id: int | None = None
+    stage: LedgerStage | None = None
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    unit_id: int
+    name: str
+    street_name: str
+    headcount: int
+    stage: LedgerStage | None
+    dues_paid_uncollected: bool
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    lines: list[UnitLine]
+    total: int
+    page: int  # 0-based, clamped into range
+    pages: int
+
+
+def _in_range(headcount: Any, r: Range) -> sa.ColumnElement[bool]:
+    above = headcount >= r.min
+    return above if r.max is None else sa.and_(above, headcount <= r.max)
+
+
+async def remaining_units(
+    *, session: AsyncSession, plan: Plan, where: UnitFilter, page: int
+) -> UnitPage:
+    """Active ≥100 units not yet unionised; dues-paying ones first (the plan: do these
+    first), then the largest."""
+    headcount = col(Unit.tax_headcount)
+    conditions: list[sa.ColumnElement[bool]] = [
+        col(Unit.status) == UnitStatus.ACTIVE,
+        headcount >= plan.targets.unionise_100_plus.min_headcount,
+        sa.not_(sa.and_(col(Unit.member_system_collected), col(Unit.legal_person_certified))),
+    ]
+    if where.street_id is not None:
+        conditions.append(col(Unit.street_id) == where.street_id)
+    if where.zone_id is not None:
+        conditions.append(col(Unit.zone_id) == where.zone_id)
+    for key, ranges in ((where.band, plan.size_bands), (where.tier, plan.responsibility_tiers)):
+        if key is not None:
+            conditions.append(_in_range(headcount, next(r for r in ranges if r.key == key)))
+    if where.stage is not None:
+        conditions.append(col(LedgerEntry.stage) == where.stage)
+    ledger = sa.and_(
+        col(LedgerEntry.unit_id) == Unit.id, col(LedgerEntry.outcome) == LedgerOutcome.OPEN
+    )
+    total = (
+        await session.exec(
+            select(func.count())
+            .select_from(Unit)
+            .join(LedgerEntry, ledger, isouter=True)
+            .where(*conditions)
+        )
+    ).one()
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                Unit.id,
+                Unit.name,
+                Street.name,
+                Unit.tax_headcount,
+                LedgerEntry.stage,
+                Unit.dues_paid_uncollected,
+            )
+            .join(Street, col(Street.id) == Unit.street_id)
+            .join(LedgerEntry, ledger, isouter=True)
+            .where(*conditions)
+            .order_by(col(Unit.dues_paid_uncollected).desc(), headcount.desc(), col(Unit.id))
+            .offset(page * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    ).all()
+    lines = [
+        UnitLine(r[0], r[1], r[2], r[3], LedgerStage(r[4]) if r[4] else None, r[5]) for r in rows
+    ]
+    return UnitPage(lines=lines, total=total, page=page, pages=pages)
+
+
+@dataclass(frozen=True)
+class StageStep:
+    to_stage: LedgerStage
+    outcome: LedgerOutcome
+    at: datetime
+    by_name: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class VisitLine:
+    visited_on: date
+    purpose: str | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class UnitCard:
+    unit_id: int
+    name: str
+    credit_code: str
+    street_id: int
+    street_name: str
+    zone_name: str | None
+    tax_headcount: int
+    social_security_headcount: int | None
+    member_count: int
+    ownership: Ownership
+    status: UnitStatus
+    band: str | None  # None: below the ≥100 line
+    tier: str
+    member_system_collected: bool
+    legal_person_certified: bool
+    unionised_on: date | None
+    dues_paid_uncollected: bool
+    on_detail_table: bool
+    stage: LedgerStage | None = None
+    outcome: LedgerOutcome | None = None
+    opened_on: date | None = None
+    history: list[StageStep] = field(default_factory=list)
+    visits: list[VisitLine] = field(default_factory=list)
+
+    @property
+    def unionised(self) -> bool:
+        return is_unionised(
+            member_system_collected=self.member_system_collected,
+            legal_person_certified=self.legal_person_certified,
+        )
+
+
+async def unit_card(*, session: AsyncSession, plan: Plan, unit_id: int) -> UnitCard | None:
+    row = (
+        await session.exec(
+            select(Unit, Street.name, Zone.name)
+            .join(Street, col(Street.id) == Unit.street_id)
+            .join(Zone, col(Zone.id) == Unit.zone_id, isouter=True)
+            .where(Unit.id == unit_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    unit, street_name, zone_name = row
+    band = size_band(unit.tax_headcount, plan.size_bands)
+    entry = (await session.exec(select(LedgerEntry).where(LedgerEntry.unit_id == unit_id))).first()
+    history: list[StageStep] = []
+    if entry is not None:
+        steps = (
+            await session.exec(
+                select(LedgerStageChange, Officer.display_name)
+                .join(
+                    Officer,
+                    col(Officer.telegram_user_id) == LedgerStageChange.by_user_id,
+                    isouter=True,
+                )
+                .where(LedgerStageChange.entry_id == entry.id)
+                .order_by(col(LedgerStageChange.at).desc(), col(LedgerStageChange.id).desc())
+                .limit(5)
+            )
+        ).all()
+        history = [
+            StageStep(LedgerStage(s.to_stage), LedgerOutcome(s.outcome), s.at, name or None, s.note)
+            for s, name in steps
+        ]
+    visits = (
+        await session.exec(
+            select(col(Visit.visited_on), col(Visit.purpose), col(Visit.summary))
+            .where(Visit.unit_id == unit_id)
+            .order_by(col(Visit.visited_on).desc(), col(Visit.id).desc())
+            .limit(3)
+        )
+    ).all()
+    assert unit.id is not None
+    return UnitCard(
+        unit_id=unit.id,
+        name=unit.name,
+        credit_code=unit.credit_code,
+        street_id=unit.street_id,
+        street_name=street_name,
+        zone_name=zone_name,
+        tax_headcount=unit.tax_headcount,
+        social_security_headcount=unit.social_security_headcount,
+        member_count=unit.member_count,
+        ownership=Ownership(unit.ownership),
+        status=UnitStatus(unit.status),
+        band=band.key if band else None,
+        tier=responsibility_tier(unit.tax_headcount, plan.responsibility_tiers).key,
+        member_system_collected=unit.member_system_collected,
+        legal_person_certified=unit.legal_person_certified,
+        unionised_on=unit.unionised_on,
+        dues_paid_uncollected=unit.dues_paid_uncollected,
+        on_detail_table=unit.on_detail_table,
+        stage=LedgerStage(entry.stage) if entry else None,
+        outcome=LedgerOutcome(entry.outcome) if entry else None,
+        opened_on=entry.opened_on if entry else None,
+        history=history,
+        visits=[VisitLine(*v) for v in visits],
+    )
