@@ -21,11 +21,12 @@ from models.enums import Language
 from models.geography import sync_geography
 from models.officers import ensure_admins
 from models.plan import Plan, load_plan
+from models.status import StatusCache
 
 log = logging.getLogger("unionbot")
 
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
-COMMANDS = ("start", "help", "lang", "invite")
+COMMANDS = ("status", "chart", "start", "help", "lang", "invite", "bind")
 
 
 def build_application(
@@ -62,6 +63,7 @@ def build_application(
     data.plan = plan or load_plan(settings.plan_file)
     data.db = Database(settings.database_url)
     data.clock = Clock(settings.zone, settings.bot_today)
+    data.status_cache = StatusCache()
     register(app)
     app.add_error_handler(on_error)
     return app

@@ -13,6 +13,7 @@ from bot.db import Database
 from bot.settings import Settings
 from models.enums import Language, Role
 from models.plan import Plan
+from models.status import StatusCache
 
 
 class BotData:
@@ -22,6 +23,7 @@ class BotData:
     db: Database
     plan: Plan
     clock: Clock
+    status_cache: StatusCache
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import fallback, invites, start
+from handlers import binding, drilldown, fallback, invites, start, status
 from handlers.access import gatekeeper
 
 
@@ -23,6 +23,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(TypeHandler(Update, gatekeeper), group=-1)
 
     # Group 0: features. Within a group the first matching handler wins.
+    app.add_handler(CommandHandler("status", status.status_command))
+    app.add_handler(CommandHandler("chart", status.chart_command))
+    app.add_handler(CallbackQueryHandler(status.show_pressed, pattern=status.SHOW_CALLBACK))
+    app.add_handler(CallbackQueryHandler(status.chart_pressed, pattern=status.CHART_CALLBACK))
+    app.add_handler(CallbackQueryHandler(drilldown.list_pressed, pattern=drilldown.LIST_CALLBACK))
+    app.add_handler(
+        CallbackQueryHandler(drilldown.filter_pressed, pattern=drilldown.FILTER_CALLBACK)
+    )
+    app.add_handler(CallbackQueryHandler(drilldown.card_pressed, pattern=drilldown.CARD_CALLBACK))
+    app.add_handler(CommandHandler("bind", binding.bind_command))
+    app.add_handler(CallbackQueryHandler(binding.bind_pressed, pattern=binding.BIND_CALLBACK))
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
     app.add_handler(CommandHandler("lang", start.lang_command))
@@ -30,6 +41,13 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("invite", invites.invite_command))
     app.add_handler(CallbackQueryHandler(invites.role_chosen, pattern=invites.ROLE_CALLBACK))
     app.add_handler(CallbackQueryHandler(invites.street_chosen, pattern=invites.STREET_CALLBACK))
+
+    # Plain questions ("还差多少？") before the catch-all; other text falls through to it.
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.Regex(status.QUESTION), status.status_question
+        )
+    )
 
     # Last: whatever no feature claimed.
     app.add_handler(CallbackQueryHandler(fallback.stale_button))

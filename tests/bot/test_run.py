@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bot.app import COMMANDS
 from bot.fake_api import FakeBotApi
 from tests.botapi_server import serve
 from tests.conftest import ADMIN_ID, seen
@@ -50,9 +51,11 @@ def test_run_against_a_bot_api_server_and_stop_on_sigterm(tmp_path: Path) -> Non
         try:
             wait_for(lambda: any(c.method == "getUpdates" for c in api.calls), 30, "polling")
             assert {"", "zh", "en"} <= set(api.commands)
-            assert [c["command"] for c in api.commands["zh"]] == ["start", "help", "lang", "invite"]
-            assert api.commands["zh"][1]["description"] == "帮助"
-            assert api.commands["en"][1]["description"] == "Help"
+            assert [c["command"] for c in api.commands["zh"]] == list(COMMANDS)
+            descriptions = {lang: {c["command"]: c["description"] for c in api.commands[lang]}
+                            for lang in ("zh", "en")}  # fmt: skip
+            assert descriptions["zh"]["help"] == "帮助"
+            assert descriptions["en"]["help"] == "Help"
 
             admin = api.user(ADMIN_ID, "王老师")
             api.pending_updates.append(api.message_update(user=admin, text="/start"))
