@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import fields, is_dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import select
@@ -17,12 +20,16 @@ from bot.app import build_application, run_polling
 from bot.clock import Clock
 from bot.console import DEMO_USERS, DemoUser, chat
 from bot.db import Database
+from bot.fake_api import visible
 from bot.settings import Settings, SettingsError, load_settings
 from bot.texts import t
+from handlers.status_view import district_text, street_text
+from models.chats import find_street
 from models.demo import DemoAlreadySeeded, seed_demo
 from models.enums import Language
 from models.officers import ensure_officer
 from models.plan import PlanError, load_plan
+from models.status import district_status, street_status
 from models.tables import Unit
 
 DEMO_DATABASE = Path("data/demo.db")
@@ -72,6 +79,15 @@ def parser() -> argparse.ArgumentParser:
         description="Migrate DATABASE_URL and fill it with the demo dataset that reproduces the "
         "2018 plan's baseline exactly. Refuses if the database already holds units.",
     )
+
+    status = sub.add_parser(
+        "status",
+        help="how much is left: the district's figures (or one street's), as /status shows them",
+        description="Print the live figures from DATABASE_URL against the plan, as the bot's "
+        "/status does, in DEFAULT_LANGUAGE; --json for the figures as data.",
+    )
+    status.add_argument("--street", metavar="NAME", help="one street, by full or short name")
+    status.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -131,6 +147,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_console(load_settings(), args.as_user, "DATABASE_URL"))
     if args.command == "seed-demo":
         return asyncio.run(_seed(load_settings()))
+    if args.command == "status":
+        return asyncio.run(_status(load_settings(), args.street, as_json=args.json))
     if args.command == "db":
         return asyncio.run(_upgrade(load_settings()))
     raise AssertionError(args.command)
@@ -208,3 +226,49 @@ async def _upgrade(settings: Settings) -> int:
         pass
     print("database is at the latest migration")
     return 0
+
+
+async def _status(settings: Settings, street: str | None, *, as_json: bool) -> int:
+    plan = load_plan(settings.plan_file)
+    today = Clock(settings.zone, settings.bot_today).today()
+    lang = Language(settings.default_language)
+    async with _migrated(settings) as db, db.session() as session:
+        if street is None:
+            district = await district_status(session=session, plan=plan, today=today)
+            figures: object = district
+            text = district_text(district, plan, lang)
+        else:
+            scope = await find_street(session=session, name=street)
+            if scope is None or scope.street_id is None:
+                print(f"unionbot: no street matches {street!r}", file=sys.stderr)
+                return 1
+            found = await street_status(
+                session=session, plan=plan, street_id=scope.street_id, today=today
+            )
+            assert found is not None
+            figures, text = found, street_text(found, plan, lang)
+    if as_json:
+        print(json.dumps(_plain(figures), ensure_ascii=False, indent=2))
+    else:
+        print(visible(text))
+    return 0
+
+
+def _plain(value: object) -> object:
+    """Figures as JSON data: dataclasses with their computed properties (what remains, the
+    verdicts), dates as ISO strings, percentages as numbers."""
+    if is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        for name, member in vars(type(value)).items():
+            if isinstance(member, property):
+                data[name] = _plain(getattr(value, name))
+        return data
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

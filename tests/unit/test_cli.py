@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +30,8 @@ def unionbot(
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["run"], ["demo"], ["console"], ["seed-demo"], ["db"], ["db", "upgrade"]]
+    "args",
+    [[], ["run"], ["demo"], ["console"], ["seed-demo"], ["status"], ["db"], ["db", "upgrade"]],
 )
 def test_every_command_explains_itself(tmp_path: Path, args: list[str]) -> None:
     result = unionbot(*args, "--help", cwd=tmp_path)
@@ -125,3 +128,31 @@ def test_seed_demo_refuses_a_database_that_has_units(tmp_path: Path) -> None:
     assert again.returncode == 1
     [line] = again.stderr.strip().splitlines()
     assert line.startswith("unionbot: ") and "15099 units" in line
+
+
+def test_status_prints_the_figures_the_chat_shows(demo_template: Path, tmp_path: Path) -> None:
+    shutil.copy(demo_template, tmp_path / "unionbot.db")
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unionbot.db", "BOT_TODAY": "2018-03-15"}
+    text = unionbot("status", cwd=tmp_path, env=env)
+    assert text.returncode == 0, text.stderr
+    assert "共 390 家，已建会 186 家，建会率 47.69%（目标 ≥53%）" in text.stdout.splitlines()
+    assert "<b>" not in text.stdout  # plain text in a terminal
+    data = json.loads(unionbot("status", "--json", cwd=tmp_path, env=env).stdout)
+    assert data["counts"]["rate_100_plus"] == 47.69
+    assert data["remaining"] == {"rate_rule": 21, "count_rule": 91, "overall": 91}
+    assert data["detail_by_band"] == {"100-499": 170, "500-999": 18, "1000+": 10}
+    assert (data["counts"]["unionised_rate"], data["counts"]["member_coverage"]) == (16.08, 39.08)
+    assert data["formation_pace"]["verdict"] == "behind"
+    assert len(data["ranking"]) == 28
+    street = json.loads(
+        unionbot("status", "--street", "拱辰", "--json", cwd=tmp_path, env=env).stdout
+    )
+    assert street["row"]["name"] == "拱辰街道"
+    assert street["report"] == {
+        "period": "2018-03",
+        "due_before": "2018-03-20",
+        "submitted_on": None,
+    }
+    unknown = unionbot("status", "--street", "火星", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "unionbot: no street matches '火星'"
