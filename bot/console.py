@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.fake_api import JSON, ApiCall, buttons
 from bot.harness import Harness
@@ -36,7 +37,12 @@ DEMO_USERS = {
 
 class Console:
     def __init__(
-        self, harness: Harness, user: DemoUser, lang: Language, write: Callable[[str], None] = print
+        self,
+        harness: Harness,
+        user: DemoUser,
+        lang: Language,
+        write: Callable[[str], None] = print,
+        files_dir: Path | None = None,
     ) -> None:
         self.harness = harness
         self.user = harness.api.user(
@@ -45,6 +51,7 @@ class Console:
         self.lang = lang
         self.write = write
         self.keyboard_message: JSON | None = None
+        self.files_dir = files_dir  # where pictures and documents the bot sends are saved
 
     async def handle(self, line: str) -> None:
         line = line.strip()
@@ -66,6 +73,7 @@ class Console:
             if call.status != 200 or not isinstance(call.result, dict):
                 continue
             message = call.result
+            self._save_files(call, message)
             body = message.get("text") or message.get("caption")
             if body is None:
                 continue
@@ -81,11 +89,22 @@ class Console:
                     self.write(f"   [{n}] {label}")
         self.write("")
 
+    def _save_files(self, call: ApiCall, message: JSON) -> None:
+        """A terminal can't show a picture: save it and say where."""
+        if self.files_dir is None:
+            return
+        for field, data in call.files.items():
+            suffix = ".png" if data.startswith(b"\x89PNG") else ".bin"
+            path = self.files_dir / f"{field}-{message['message_id']}{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            self.write(f"  📎 {t('console.saved', self.lang, path=path)}")
+
 
 async def chat(settings: Settings, user: DemoUser, *, database_label: str) -> None:
     lang = Language(settings.default_language)
     async with Harness.running(settings, raise_errors=False) as harness:
-        console = Console(harness, user, lang)
+        console = Console(harness, user, lang, files_dir=settings.media_dir / "console")
         console.write(
             t(
                 "console.banner",

@@ -106,18 +106,25 @@ def test_db_upgrade_creates_the_database(tmp_path: Path) -> None:
 def test_the_demo_opens_and_answers_help(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "demo", "--database", str(tmp_path / "demo.db")],
-        input="/help\n/quit\n",
+        input="/help\n/chart\n/quit\n",
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
-        env={k: v for k, v in os.environ.items() if not k.startswith("BOT_")},
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("BOT_")},
+            "MEDIA_DIR": str(tmp_path / "media"),
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "业务日期 2018-03-15" in result.stdout
     assert "│ 工会助手 · 区总工会管理员" in result.stdout
     assert "/invite — 邀请街乡工会干部或社区工作者" in result.stdout
+    # A terminal can't show the chart: it is saved, and the console says where.
+    [chart] = list((tmp_path / "media" / "console").glob("photo-*.png"))
+    assert f"📎 已保存文件：{chart}" in result.stdout
+    assert chart.read_bytes().startswith(b"\x89PNG")
 
 
 def test_seed_demo_refuses_a_database_that_has_units(tmp_path: Path) -> None:
