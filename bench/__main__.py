@@ -5,6 +5,12 @@
 - updates: /help from a known officer through the whole bot (gatekeeper, database lookup,
   handler, PTB serialisation, fake Bot API), latency p50/p95 and throughput, beside the
   floor: a bare PTB echo bot on the same fake API;
+- status on the full-size dataset (15,099 units, 260,000 members, a year of meetings and
+  visits, built in a child process so its memory doesn't count here): the district figures
+  computed from scratch; /status for the district and for a street through the whole bot,
+  as served (figures cached until the data changes) and cold (recomputed every time, as
+  after each write); beside an echo handler on the same harness (our app, gatekeeper and
+  database lookup included) and the bare PTB echo floor;
 - peak memory of this process (max RSS).
 """
 
@@ -12,33 +18,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import resource
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
+from bench.fullsize import build_full_size_database
 from bot.db import Database
-from bot.fake_api import FakeBotApi
+from bot.fake_api import JSON, FakeBotApi
 from bot.harness import FAKE_TOKEN, Harness
 from bot.settings import Settings
 from models.demo import seed_demo
+from models.enums import Language, Role
+from models.officers import ensure_officer
 from models.plan import load_plan
 from models.progress import unit_counts
+from models.status import StatusCache, district_status
 
 ADMIN = 10001
+OFFICER = 20001  # made a street officer of 拱辰街道 in the full-size database
+FULL_SIZE_DAY = date(2018, 9, 15)  # six months of activity, deadlines ahead
 
 
-def settings_for(folder: Path) -> Settings:
+def settings_for(folder: Path, name: str = "bench", today: date = date(2018, 3, 15)) -> Settings:
     return Settings(
         _env_file=None,
-        database_url=f"sqlite+aiosqlite:///{folder}/bench.db",
+        database_url=f"sqlite+aiosqlite:///{folder}/{name}.db",
         bot_admin_ids=str(ADMIN),
-        bot_today="2018-03-15",
+        bot_today=today.isoformat(),
     )
 
 
@@ -124,12 +138,92 @@ async def echo_floor(n: int) -> list[float]:
     return samples
 
 
+def _build_full_size(url: str) -> str:
+    """In a child process: write the full-size database; return what it holds."""
+    plan = load_plan(settings_for(Path()).plan_file)
+    summary = asyncio.run(build_full_size_database(url, plan, through=FULL_SIZE_DAY))
+    return f"{summary.members:,} members, {sum(summary.meetings.values()):,} meetings"
+
+
+async def bench_status(folder: Path, n: int) -> list[tuple[str, str]]:
+    settings = settings_for(folder, "full", FULL_SIZE_DAY)
+    start = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1) as pool:
+        holds = await asyncio.get_running_loop().run_in_executor(
+            pool, _build_full_size, settings.database_url
+        )
+    built = time.perf_counter() - start
+    plan = load_plan(settings.plan_file)
+    db = Database(settings.database_url)
+    async with db.session(write=True) as session:
+        await ensure_officer(
+            session=session, telegram_user_id=OFFICER, role=Role.STREET_OFFICER,
+            street_name="拱辰街道", display_name="bench", language=Language.ZH,
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    figures = []
+    for _ in range(30):
+        async with db.session() as session:
+            begin = time.perf_counter()
+            await district_status(session=session, plan=plan, today=FULL_SIZE_DAY)
+            figures.append(time.perf_counter() - begin)
+    await db.dispose()
+    rows = [
+        ("full-size dataset: 15,099 units, a year of activity", f"{built:.1f} s ({holds})"),
+        (
+            "district figures from scratch, p50 / p95",
+            "{:.1f} / {:.1f} ms".format(*summary(figures)),
+        ),
+    ]
+    async with Harness.running(settings, rate_limit=False) as harness:
+        admin, officer = harness.api.user(ADMIN), harness.api.user(OFFICER)
+        echo = await echo_on_harness(harness, admin, n)
+        for label, user in (("district", admin), ("street", officer)):
+            await harness.send(user, "/status")
+            p50, p95, rate = summary(
+                await timed(n, lambda _, u=user: harness.send(u, "/status"))  # type: ignore[misc]
+            )
+            rows.append((f"/status {label}, served, p50 / p95", f"{p50:.2f} / {p95:.2f} ms"))
+            rows.append(("  throughput", f"{rate:,.0f} updates/s ({rate / echo:.0%} of the echo)"))
+
+        async def cold(_: int) -> None:
+            harness.app.bot_data.status_cache = StatusCache()  # as after any write
+            await harness.send(admin, "/status")
+
+        p50, p95, rate = summary(await timed(min(n, 200), cold))
+        rows.append(
+            ("/status district, cold (after a write), p50 / p95", f"{p50:.1f} / {p95:.1f} ms")
+        )
+        rows.append(("  throughput", f"{rate:,.0f} updates/s"))
+        rows.append(
+            ("echo handler on the same harness (gatekeeper included)", f"{echo:,.0f} updates/s")
+        )
+    return rows
+
+
+async def echo_on_harness(harness: Harness, user: JSON, n: int) -> float:
+    """Throughput of a handler that only echoes, behind the same gatekeeper and database
+    lookup as every feature: the floor any command of this bot stands on."""
+
+    async def echo(update: Update, _: object) -> None:
+        assert update.message is not None
+        await update.message.reply_text(update.message.text or "")
+
+    handlers = harness.app.handlers[0]
+    handlers.insert(0, MessageHandler(filters.Regex("^echo"), echo))  # first in group 0
+    await harness.send(user, "echo")
+    _, _, rate = summary(await timed(n, lambda _: harness.send(user, "echo")))
+    handlers.pop(0)
+    return rate
+
+
 async def main(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         settings = settings_for(folder)
         rows = await bench_seed(folder, settings)
         rows += await bench_updates(settings, n)
+        rows += await bench_status(folder, n)
     rows.append(
         (
             "peak memory (max RSS of this process)",
