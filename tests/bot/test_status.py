@@ -281,3 +281,18 @@ async def test_the_chart_is_a_png_of_every_street(demo_bot: Harness) -> None:
     status = await ask(demo_bot, ADMIN_ID, "/status")
     calls = await demo_bot.press(demo_bot.api.user(ADMIN_ID), status, "📈 进度图")
     assert [c.method for c in calls if c.method == "sendPhoto"] == ["sendPhoto"]
+
+
+async def test_the_status_speaks_english_when_asked(demo_bot: Harness) -> None:
+    admin = demo_bot.api.user(ADMIN_ID)
+    menu = await ask(demo_bot, ADMIN_ID, "/lang")
+    await demo_bot.press(admin, menu, "lang:en")
+    status = lines(await ask(demo_bot, ADMIN_ID, "/status"))
+    assert status[0] == "📊 房山区: union formation progress · 2018-03-15"  # names are data
+    assert "390 units, 186 unionised, rate 47.69% (target ≥53%)" in status
+    assert "Still to unionise: 21 for the 53% rate, 91 for 91 new units → 91 left" in status
+    assert "Pace and forecast" in status
+    assert any(
+        line.startswith("100+ unions: due 10-30, 229 days left; needs 2.8 units/week")
+        for line in status
+    )
