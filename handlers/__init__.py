@@ -42,7 +42,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(invites.role_chosen, pattern=invites.ROLE_CALLBACK))
     app.add_handler(CallbackQueryHandler(invites.street_chosen, pattern=invites.STREET_CALLBACK))
 
-    # Plain questions ("还差多少？") before the catch-all; other text falls through to it.
+    # Plain questions ("how much is left?") before the catch-all; other text falls through.
     app.add_handler(
         MessageHandler(
             filters.TEXT & ~filters.COMMAND & filters.Regex(status.QUESTION), status.status_question

@@ -33,6 +33,13 @@ FILTER_CALLBACK = rf"^uf:(street|band|tier|zone|stage):{_STATE}$"
 CARD_CALLBACK = rf"^uc:\d{{1,9}}:{_STATE}$"
 STAGES = list(LedgerStage)
 DIMENSIONS = ("band", "tier", "zone", "stage")
+FILTER_FIELDS = {
+    "street": "street_id",
+    "band": "band",
+    "tier": "tier",
+    "zone": "zone_id",
+    "stage": "stage",
+}
 
 
 @dataclass(frozen=True)
@@ -182,34 +189,32 @@ async def filter_pressed(update: Update, context: BotContext) -> None:
     await query.answer()
     dimension = query.data.split(":")[1]
     lang, plan = context.lang, context.plan
-    options: list[tuple[str, UnitFilter]] = []
-    w = state.where
-    if dimension == "street":
-        async with context.db.session() as session:
-            streets = await street_ids(session=session)
-        options = [(esc(name), replace(w, street_id=i)) for name, i in streets.items()]
-        options.insert(0, (t("button.all", lang), replace(w, street_id=None)))
-    elif dimension == "zone":
-        async with context.db.session() as session:
-            zones = await zone_ids(session=session)
-        options = [(esc(name), replace(w, zone_id=i)) for name, i in zones.items()]
-        options.insert(0, (t("button.all", lang), replace(w, zone_id=None)))
-    elif dimension == "band":
-        options = [(t(f"band.{b.key}", lang), replace(w, band=b.key)) for b in plan.size_bands]
-        options.insert(0, (t("button.all", lang), replace(w, band=None)))
-    elif dimension == "tier":
-        tiers = plan.responsibility_tiers
-        options = [(t(f"tier.{r.key}", lang), replace(w, tier=r.key)) for r in tiers]
-        options.insert(0, (t("button.all", lang), replace(w, tier=None)))
-    else:
-        options = [(stage_label(s, lang), replace(w, stage=s)) for s in STAGES]
-        options.insert(0, (t("button.all", lang), replace(w, stage=None)))
+    field = FILTER_FIELDS[dimension]
+    choices = [(t("button.all", lang), None), *await _choices(context, dimension)]
+    options = [
+        (label, replace(state.where, **{field: value}))  # type: ignore[arg-type]
+        for label, value in choices
+    ]
     buttons = [(label, f"ul:{ListState(state.origin, where).encode(plan)}") for label, where in
                options]  # fmt: skip
     rows = grid(buttons, 3 if dimension == "street" else 2)
     rows.append([(t("button.back", lang), f"ul:{state.encode(plan)}")])
     await edit(update, t("units.choose", lang, dimension=t(f"dimension.{dimension}", lang)),
                keyboard(rows))  # fmt: skip
+
+
+async def _choices(context: BotContext, dimension: str) -> list[tuple[str, object]]:
+    """A filter's values, labelled, in the plan's (or the database's) order."""
+    lang, plan = context.lang, context.plan
+    if dimension in ("street", "zone"):
+        async with context.db.session() as session:
+            names = await (street_ids if dimension == "street" else zone_ids)(session=session)
+        return [(esc(name), id_) for name, id_ in names.items()]
+    if dimension == "band":
+        return [(t(f"band.{b.key}", lang), b.key) for b in plan.size_bands]
+    if dimension == "tier":
+        return [(t(f"tier.{r.key}", lang), r.key) for r in plan.responsibility_tiers]
+    return [(stage_label(s, lang), s) for s in STAGES]
 
 
 async def card_pressed(update: Update, context: BotContext) -> None:

@@ -47,7 +47,7 @@ async def status_command(update: Update, context: BotContext) -> None:
 
 
 async def status_question(update: Update, context: BotContext) -> None:
-    """ "还差多少？" in a private chat, or addressed to the bot in a group."""
+    """A plain question (models.questions) in a private chat, or addressed to the bot in a group."""
     message = update.effective_message
     if message is None or not message.text or not is_status_question(message.text):
         return

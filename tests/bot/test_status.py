@@ -296,3 +296,26 @@ async def test_the_status_speaks_english_when_asked(demo_bot: Harness) -> None:
         line.startswith("100+ unions: due 10-30, 229 days left; needs 2.8 units/week")
         for line in status
     )
+
+
+async def test_every_filter_narrows_the_list(demo_bot: Harness) -> None:
+    admin = demo_bot.api.user(ADMIN_ID)
+    status = await ask(demo_bot, ADMIN_ID, "/status")
+    [message] = shown(await demo_bot.press(admin, status, "📋 未建会单位"))
+    expected = [
+        ("属地责任", "市+区+街乡", "：1 家", "筛选：属地责任 市+区+街乡"),
+        ("台账阶段", "摸底走访", "：1 家", "筛选：属地责任 市+区+街乡 · 台账阶段 摸底走访"),
+        ("清除筛选", None, "：204 家", None),
+        ("街乡", OFFICER_STREET, f"📋 {OFFICER_STREET}未建会的百人以上单位：23 家", None),
+        ("重点园区", "中关村房山园", f"📋 {OFFICER_STREET}未建会的", "筛选：重点园区 中关村房山园"),
+        ("台账阶段", "已发组建函", "：0 家", None),
+    ]
+    for dimension, choice, title, filters in expected:
+        [message] = shown(await demo_bot.press(admin, message, dimension))
+        if choice is not None:
+            [message] = shown(await demo_bot.press(admin, message, choice))
+        text = lines(message)
+        assert title in text[0], (dimension, text[0])
+        if filters is not None:
+            assert text[1] == filters
+    assert seen("units.empty") in lines(message)
