@@ -26,7 +26,7 @@ from models.status import StatusCache
 log = logging.getLogger("unionbot")
 
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
-COMMANDS = ("status", "chart", "start", "help", "lang", "invite", "bind")
+COMMANDS = ("status", "chart", "unit", "start", "help", "lang", "invite", "bind")
 
 
 def build_application(

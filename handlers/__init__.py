@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import binding, drilldown, fallback, invites, start, status
+from handlers import binding, drilldown, fallback, invites, start, status, units
 from handlers.access import gatekeeper
 
 
@@ -32,6 +32,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CallbackQueryHandler(drilldown.filter_pressed, pattern=drilldown.FILTER_CALLBACK)
     )
     app.add_handler(CallbackQueryHandler(drilldown.card_pressed, pattern=drilldown.CARD_CALLBACK))
+    app.add_handler(CommandHandler("unit", units.unit_command))
+    app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
+    app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
     app.add_handler(CommandHandler("bind", binding.bind_command))
     app.add_handler(CallbackQueryHandler(binding.bind_pressed, pattern=binding.BIND_CALLBACK))
     app.add_handler(CommandHandler("start", start.start))

@@ -235,3 +235,50 @@ async def unit_card(*, session: AsyncSession, plan: Plan, unit_id: int) -> UnitC
         history=history,
         visits=[VisitLine(*v) for v in visits],
     )
+
+
+async def find_units(
+    *, session: AsyncSession, query: str, street_id: int | None, limit: int = PAGE_SIZE
+) -> list[UnitLine]:
+    """Units whose name contains `query`, or whose credit code starts with it; within one
+    street when `street_id` is given (an officer's own)."""
+    query = query.strip().upper()
+    if not query:
+        return []
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    conditions = [
+        sa.or_(
+            col(Unit.name).like(f"%{escaped}%", escape="\\"),
+            col(Unit.credit_code).like(f"{escaped}%", escape="\\"),
+        )
+    ]
+    if street_id is not None:
+        conditions.append(col(Unit.street_id) == street_id)
+    rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                Unit.id,
+                Unit.name,
+                Street.name,
+                Unit.tax_headcount,
+                LedgerEntry.stage,
+                Unit.dues_paid_uncollected,
+            )
+            .join(Street, col(Street.id) == Unit.street_id)
+            .join(LedgerEntry, col(LedgerEntry.unit_id) == Unit.id, isouter=True)
+            .where(*conditions)
+            .order_by(col(Unit.tax_headcount).desc(), col(Unit.id))
+            .limit(limit)
+        )
+    ).all()
+    return [
+        UnitLine(r[0], r[1], r[2], r[3], LedgerStage(r[4]) if r[4] else None, r[5]) for r in rows
+    ]
+
+
+def can_move_ledger(*, role: Role | None, own_street_id: int | None, street_id: int) -> bool:
+    """Ledger moves are the street officers' work (and the district's); community workers
+    log meetings and members, not the ledger."""
+    if role is Role.DISTRICT_ADMIN:
+        return True
+    return role is Role.STREET_OFFICER and street_id == own_street_id

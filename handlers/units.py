@@ -1,0 +1,128 @@
+"""/unit <name or code>: a unit's card, with a button that moves its ledger entry on.
+
+Callback data: "un:<unit>" shows the card; "ua:<unit>:<stage index>" moves the entry to that
+stage. The button names the stage it leads to, so a press from an old card is refused as a
+step back or a skip, never applied twice. Every press re-checks the presser's rights.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.context import BotContext
+from bot.texts import t
+from handlers.common import Button, edit, esc, grid, keyboard, reply
+from handlers.status_view import card_text, number, stage_label
+from models.enums import LedgerOutcome, LedgerStage
+from models.ledger import STAGES, advance_stage
+from models.units import UnitCard, can_move_ledger, can_see_units, find_units, unit_card
+
+CARD_CALLBACK = r"^un:\d{1,9}$"
+ADVANCE_CALLBACK = r"^ua:\d{1,9}:\d$"
+MAX_QUERY = 50
+
+
+async def unit_command(update: Update, context: BotContext) -> None:
+    actor, lang = context.actor, context.lang
+    query = " ".join(context.args or []).strip()[:MAX_QUERY]
+    if not query:
+        await reply(update, t("unit.usage", lang))
+        return
+    own = None if actor.is_admin else actor.street_id
+    if own is None and not actor.is_admin:
+        await reply(update, t("status.no_street", lang))
+        return
+    async with context.db.session() as session:
+        found = await find_units(session=session, query=query, street_id=own)
+    if not found:
+        await reply(update, t("unit.not_found", lang, query=esc(query)))
+    elif len(found) == 1:
+        await _show(update, context, found[0].unit_id, new_message=True)
+    else:
+        buttons: list[Button] = [
+            (f"{line.name} · {number(line.headcount)}", f"un:{line.unit_id}") for line in found
+        ]
+        await reply(update, t("unit.choose", lang, count=len(found)), keyboard(grid(buttons, 1)))
+
+
+async def card_pressed(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    await _show(update, context, int(query.data.split(":")[1]), new_message=False)
+
+
+async def _card(context: BotContext, unit_id: int) -> UnitCard | None:
+    """The card, if it exists and the actor may see it."""
+    actor = context.actor
+    async with context.db.session() as session:
+        card = await unit_card(session=session, plan=context.plan, unit_id=unit_id)
+    if card is None or not can_see_units(
+        role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
+    ):
+        return None
+    return card
+
+
+async def _show(update: Update, context: BotContext, unit_id: int, *, new_message: bool) -> None:
+    lang, query = context.lang, update.callback_query
+    card = await _card(context, unit_id)
+    if card is None:
+        if query is not None:
+            await query.answer(t("card.refused", lang), show_alert=True)
+        return
+    text, markup = card_text(card, lang, context.plan.zone), _actions(context, card)
+    if new_message:
+        await reply(update, text, markup)
+        return
+    assert query is not None
+    await query.answer()
+    await edit(update, text, markup)
+
+
+def _actions(context: BotContext, card: UnitCard) -> InlineKeyboardMarkup | None:
+    actor, lang = context.actor, context.lang
+    if card.stage is None or card.outcome is not LedgerOutcome.OPEN:
+        return None
+    if not can_move_ledger(
+        role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
+    ):
+        return None
+    following = STAGES.index(card.stage) + 1
+    if following >= len(STAGES):
+        return None
+    label = t("unit.advance", lang, stage=stage_label(STAGES[following], lang))
+    return keyboard([[(label, f"ua:{card.unit_id}:{following}")]])
+
+
+async def advance_pressed(update: Update, context: BotContext) -> None:
+    query, actor, lang = update.callback_query, context.actor, context.lang
+    assert query is not None and query.data is not None
+    _, unit_id_text, stage_index = query.data.split(":")
+    unit_id, stage_at = int(unit_id_text), int(stage_index)
+    card = await _card(context, unit_id)
+    if (
+        card is None
+        or stage_at >= len(STAGES)
+        or not can_move_ledger(
+            role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
+        )
+    ):
+        await query.answer(t("card.refused", lang), show_alert=True)
+        return
+    to: LedgerStage = STAGES[stage_at]
+    async with context.db.session(write=True) as session:
+        refusal = await advance_stage(
+            session=session, unit_id=unit_id, to=to, by_user_id=actor.user_id,
+            now=context.now(), today=context.bot_data.clock.today(),
+        )  # fmt: skip
+    if refusal is not None:
+        await query.answer(t(f"refusal.{refusal.value}", lang), show_alert=True)
+        return
+    card = await _card(context, unit_id)
+    assert card is not None
+    done = card.outcome is LedgerOutcome.WRITTEN_OFF
+    await query.answer(
+        t("unit.written_off", lang, name=card.name) if done
+        else t("unit.advanced", lang, stage=stage_label(to, lang))
+    )  # fmt: skip
+    await edit(update, card_text(card, lang, context.plan.zone), _actions(context, card))
