@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import binding, drilldown, fallback, invites, start, status, units
+from handlers import binding, drilldown, fallback, invites, meetings, start, status, units
 from handlers.access import gatekeeper
 
 
@@ -49,6 +49,14 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(
         MessageHandler(
             filters.TEXT & ~filters.COMMAND & filters.Regex(status.QUESTION), status.status_question
+        )
+    )
+
+    app.add_handler(CallbackQueryHandler(meetings.card_pressed, pattern=meetings.CARD_CALLBACK))
+    # Any other text in a private chat may be a meeting logged in one message.
+    app.add_handler(
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, meetings.quick_log
         )
     )
 

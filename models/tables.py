@@ -278,6 +278,18 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = utc_column()
 
 
+class Draft(SQLModel, table=True):
+    """A conversation's unsaved input, one per user and kind: written at every step, so a
+    restart or an interruption loses at most the step in flight; deleted on save or cancel."""
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_type=sa.BigInteger)
+    kind: str = Field(max_length=16)  # meeting | visit
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    updated_at: datetime = utc_column()
+
+
 class AuditEntry(SQLModel, table=True):
     """Who changed what, when, with the values before and after. Append-only."""
 

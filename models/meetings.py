@@ -1,0 +1,107 @@
+"""Meetings: checking a logged meeting against the plan, saving it, counting toward the 12."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import audit
+from models.enums import MeetingKind, VenueType
+from models.plan import Plan
+from models.tables import Meeting
+
+MAX_ATTENDEES = 100_000  # more is a typing slip, not a meeting
+MAX_PLACE = 200  # Meeting.place
+
+
+class MeetingProblem(StrEnum):
+    NO_KIND = "no_kind"
+    NO_DATE = "no_date"
+    NO_STREET = "no_street"
+    FUTURE_DATE = "future_date"
+    OUTSIDE_PLAN_YEAR = "outside_plan_year"
+    TOO_MANY_ATTENDEES = "too_many_attendees"
+    MORE_NEW_MEMBERS_THAN_ATTENDEES = "more_new_members_than_attendees"
+
+
+@dataclass(frozen=True)
+class MeetingInput:
+    kind: MeetingKind | None
+    held_on: date | None
+    street_id: int | None
+    attendees: int | None = None
+    new_members: int | None = None
+    venue_type: VenueType | None = None
+    place: str | None = None
+    notes: str | None = None
+
+
+def meeting_problems(meeting: MeetingInput, *, plan: Plan, today: date) -> list[MeetingProblem]:
+    """What stops this meeting from being saved; empty when it can be."""
+    problems = []
+    if meeting.kind is None:
+        problems.append(MeetingProblem.NO_KIND)
+    if meeting.held_on is None:
+        problems.append(MeetingProblem.NO_DATE)
+    elif meeting.held_on > today:
+        problems.append(MeetingProblem.FUTURE_DATE)
+    elif meeting.held_on.year != plan.plan.year:
+        problems.append(MeetingProblem.OUTSIDE_PLAN_YEAR)
+    if meeting.street_id is None:
+        problems.append(MeetingProblem.NO_STREET)
+    if (meeting.attendees or 0) > MAX_ATTENDEES:
+        problems.append(MeetingProblem.TOO_MANY_ATTENDEES)
+    elif (meeting.new_members or 0) > (meeting.attendees or 0) and meeting.attendees:
+        problems.append(MeetingProblem.MORE_NEW_MEMBERS_THAN_ATTENDEES)
+    return problems
+
+
+async def save_meeting(
+    *, session: AsyncSession, meeting: MeetingInput, by_user_id: int, now: datetime
+) -> Meeting:
+    """Write a meeting that has no problems (the caller checked), with its audit row."""
+    assert meeting.kind and meeting.held_on and meeting.street_id is not None
+    row = Meeting(
+        street_id=meeting.street_id,
+        kind=meeting.kind,
+        held_on=meeting.held_on,
+        place=(meeting.place or "")[:MAX_PLACE],
+        venue_type=meeting.venue_type,
+        attendees=meeting.attendees or 0,
+        new_members=meeting.new_members or 0,
+        notes=meeting.notes,
+        created_by=by_user_id,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="meeting.create",
+        entity="meeting", entity_id=row.id,
+        after={"street_id": row.street_id, "kind": meeting.kind.value,
+               "held_on": meeting.held_on.isoformat(), "attendees": row.attendees,
+               "new_members": row.new_members},
+    )  # fmt: skip
+    return row
+
+
+async def worker_meetings_held(
+    *, session: AsyncSession, plan: Plan, street_id: int, today: date
+) -> int:
+    """Meetings that count toward the per-street target, this plan year up to today."""
+    kinds = [MeetingKind(k) for k in plan.targets.worker_meetings.meeting_kinds]
+    held = col(Meeting.held_on)
+    return (
+        await session.exec(
+            select(func.count()).where(
+                Meeting.street_id == street_id,
+                col(Meeting.kind).in_(kinds),
+                held >= date(plan.plan.year, 1, 1),
+                held <= today,
+            )
+        )
+    ).one()
