@@ -26,7 +26,9 @@ from models.status import StatusCache
 log = logging.getLogger("unionbot")
 
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
-COMMANDS = ("status", "chart", "unit", "start", "help", "lang", "invite", "bind")
+COMMANDS = (
+    "status", "chart", "meeting", "unit", "cancel", "start", "help", "lang", "invite", "bind"
+)  # fmt: skip
 
 
 def build_application(

@@ -14,7 +14,17 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import binding, drilldown, fallback, invites, meetings, start, status, units
+from handlers import (
+    binding,
+    drilldown,
+    fallback,
+    invites,
+    meeting_flow,
+    meetings,
+    start,
+    status,
+    units,
+)
 from handlers.access import gatekeeper
 
 
@@ -52,11 +62,16 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         )
     )
 
+    app.add_handler(CommandHandler("meeting", meeting_flow.meeting_command))
+    app.add_handler(CommandHandler("cancel", meeting_flow.cancel_command))
+    app.add_handler(
+        CallbackQueryHandler(meeting_flow.flow_pressed, pattern=meeting_flow.FLOW_CALLBACK)
+    )
     app.add_handler(CallbackQueryHandler(meetings.card_pressed, pattern=meetings.CARD_CALLBACK))
-    # Any other text in a private chat may be a meeting logged in one message.
+    # Any other text in a private chat: an answer to /meeting's question, or a whole meeting.
     app.add_handler(
         MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, meetings.quick_log
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, meetings.private_text
         )
     )
 

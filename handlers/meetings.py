@@ -7,18 +7,22 @@ Callback data: "mt:save", "mt:cancel" — they act on the presser's own draft on
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from telegram import Update
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import edit, esc, is_private, keyboard, reply
+from handlers.common import edit, esc, is_private, reply
 from handlers.fallback import unknown_message
-from handlers.status_view import full_date
+from handlers.meeting_flow import (
+    DRAFT,
+    card_text,
+    draft_input,
+    edit_buttons,
+    summary_buttons,
+    typed_answer,
+)
 from models.drafts import drop_draft, load_draft, save_draft
-from models.enums import Language, MeetingKind, Role, VenueType
+from models.enums import Role
 from models.geography import street_ids
 from models.meetings import (
     MeetingInput,
@@ -29,8 +33,14 @@ from models.meetings import (
 )
 from models.quicklog import parse_meeting
 
-DRAFT = "meeting"
-CARD_CALLBACK = r"^mt:(save|cancel)$"
+CARD_CALLBACK = r"^mt:(save|edit|cancel)$"
+
+
+async def private_text(update: Update, context: BotContext) -> None:
+    """A message in a private chat: the answer to a /meeting question if one waits, else
+    perhaps a whole meeting in one message."""
+    if not await typed_answer(update, context):
+        await quick_log(update, context)
 
 
 async def quick_log(update: Update, context: BotContext) -> None:
@@ -60,65 +70,23 @@ async def quick_log(update: Update, context: BotContext) -> None:
         "venue_type": parsed.venue_type.value if parsed.venue_type else None,
         "place": parsed.place,
     }
+    payload["step"] = None  # the summary: 保存, or 修改 field by field in /meeting's steps
     async with context.db.session(write=True) as session:
         await save_draft(
             session=session, user_id=actor.user_id, kind=DRAFT, payload=payload, now=context.now()
         )
     names = {v: k for k, v in streets.items()}
-    meeting = _input(payload)
-    problems = meeting_problems(meeting, plan=context.plan, today=today)
-    notes += [t(f"meeting.problem.{p.value}", lang) for p in problems]
-    await reply(update, _card(meeting, names, notes, lang), _buttons(lang))
-
-
-def _input(payload: dict[str, Any]) -> MeetingInput:
-    return MeetingInput(
-        kind=MeetingKind(payload["kind"]) if payload.get("kind") else None,
-        held_on=date.fromisoformat(payload["held_on"]) if payload.get("held_on") else None,
-        street_id=payload.get("street_id"),
-        attendees=payload.get("attendees"),
-        new_members=payload.get("new_members"),
-        venue_type=VenueType(payload["venue_type"]) if payload.get("venue_type") else None,
-        place=payload.get("place"),
-    )
-
-
-def _card(meeting: MeetingInput, streets: dict[int, str], notes: list[str], lang: Language) -> str:
-    missing = t("meeting.missing", lang)
-
-    def shown(value: object | None) -> str:
-        return missing if value is None else esc(value)
-
-    place = meeting.place or ""
-    if meeting.venue_type is not None:
-        place = f"{place}（{t(f'venue.{meeting.venue_type.value}', lang)}）".lstrip()
-    lines = [
-        t("meeting.card_title", lang),
-        t("meeting.kind", lang, value=t(f"meeting_kind.{meeting.kind.value}", lang)
-          if meeting.kind else missing),
-        t("meeting.date", lang, value=full_date(meeting.held_on, lang)
-          if meeting.held_on else missing),
-        t("meeting.street", lang, value=shown(streets.get(meeting.street_id or 0))),
-        t("meeting.place", lang, value=esc(place) if place else missing),
-        t("meeting.attendees", lang, value=shown(meeting.attendees)),
-        t("meeting.new_members", lang, value=shown(meeting.new_members)),
-    ]  # fmt: skip
-    if notes:
-        lines += ["", *(f"⚠️ {note}" for note in notes)]
-    lines += ["", t("meeting.card_hint", lang)]
-    return "\n".join(lines)
-
-
-def _buttons(lang: Language) -> Any:
-    return keyboard(
-        [[(t("button.save", lang), "mt:save"), (t("button.cancel", lang), "mt:cancel")]]
-    )
+    await reply(update, card_text(payload, names, notes, context), summary_buttons(lang))
 
 
 async def card_pressed(update: Update, context: BotContext) -> None:
     query, actor, lang = update.callback_query, context.actor, context.lang
     assert query is not None and query.data is not None
     today = context.bot_data.clock.today()
+    if query.data == "mt:edit":
+        await query.answer()
+        await edit(update, t("flow.which_field", lang), edit_buttons(context))
+        return
     if query.data == "mt:cancel":
         async with context.db.session(write=True) as session:
             dropped = await drop_draft(session=session, user_id=actor.user_id, kind=DRAFT)
@@ -130,7 +98,7 @@ async def card_pressed(update: Update, context: BotContext) -> None:
         if payload is None:
             problems: list[MeetingProblem] = []
         else:
-            meeting = _input(payload)
+            meeting = draft_input(payload)
             if actor.role is not Role.DISTRICT_ADMIN and meeting.street_id != actor.street_id:
                 meeting = MeetingInput(**{**meeting.__dict__, "street_id": actor.street_id})
             problems = meeting_problems(meeting, plan=context.plan, today=today)

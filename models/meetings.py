@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -105,3 +106,13 @@ async def worker_meetings_held(
             )
         )
     ).one()
+
+
+def read_count(text: str) -> int | None:
+    """A typed head count: digits (full-width too), optionally followed by 人/名/位;
+    None for anything else, or for more than MAX_ATTENDEES."""
+    text = unicodedata.normalize("NFKC", text).strip().rstrip("人名位").strip()
+    if not text.isdigit() or len(text) > 6:
+        return None
+    value = int(text)
+    return value if value <= MAX_ATTENDEES else None
