@@ -44,6 +44,8 @@ class FakeBotApi(BaseRequest):
     chats: dict[int, JSON] = field(default_factory=dict)
     commands: dict[str, list[JSON]] = field(default_factory=dict)  # by language code
     pending_updates: list[JSON] = field(default_factory=list)
+    # Files users sent, by file_id, as getFile and a download would return them.
+    user_files: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._message_ids = itertools.count(1)
@@ -72,6 +74,9 @@ class FakeBotApi(BaseRequest):
         connect_timeout: Any = None,
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:  # a download of a file getFile described
+            data = self.user_files.get(url.rsplit("/", 1)[-1])
+            return (200, data) if data is not None else (404, b'{"ok":false}')
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         files = _uploads(request_data) if request_data and request_data.contains_files else {}
@@ -194,6 +199,16 @@ class FakeBotApi(BaseRequest):
         self.messages.pop((int(params["chat_id"]), int(params["message_id"])), None)
         return True
 
+    def _api_getFile(self, params: JSON) -> JSON:
+        file_id = str(params["file_id"])
+        if file_id not in self.user_files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        size = len(self.user_files[file_id])
+        if size > 20 * 2**20:  # bots may download files up to 20 MB
+            raise ApiError(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size,
+                "file_path": file_id}  # fmt: skip
+
     def _api_answerCallbackQuery(self, _: JSON) -> bool:
         return True
 
@@ -260,6 +275,35 @@ class FakeBotApi(BaseRequest):
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        self.messages[(chat["id"], message["message_id"])] = message
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def file_update(
+        self,
+        *,
+        user: JSON,
+        data: bytes,
+        kind: str = "photo",
+        file_name: str = "方案.pdf",
+        size: int | None = None,
+    ) -> JSON:
+        """A user sends a photo, a document or a sticker (kind); its bytes can be downloaded.
+        `size` overrides the size Telegram reports (a file too big to fetch)."""
+        file_id = f"user-{kind}-{next(self._message_ids)}"
+        self.user_files[file_id] = data
+        described = {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                     "file_size": size if size is not None else len(data)}  # fmt: skip
+        content: JSON
+        if kind == "photo":
+            content = {"photo": [{**described, "width": 1280, "height": 960}]}
+        elif kind == "sticker":
+            content = {"sticker": {**described, "width": 512, "height": 512, "type": "regular",
+                                   "is_animated": False, "is_video": False}}  # fmt: skip
+        else:
+            content = {"document": {**described, "file_name": file_name}}
+        chat = self.private_chat(user)
+        message: JSON = {"message_id": next(self._message_ids), "date": int(time.time()),
+                         "chat": chat, "from": user, **content}  # fmt: skip
         self.messages[(chat["id"], message["message_id"])] = message
         return {"update_id": next(self._update_ids), "message": message}
 

@@ -68,6 +68,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CallbackQueryHandler(meeting_flow.flow_pressed, pattern=meeting_flow.FLOW_CALLBACK)
     )
     app.add_handler(CallbackQueryHandler(meetings.card_pressed, pattern=meetings.CARD_CALLBACK))
+    app.add_handler(
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.ALL | filters.Sticker.ALL),
+            meeting_flow.file_received,
+        )
+    )
     # Any other text in a private chat: an answer to /meeting's question, or a whole meeting.
     app.add_handler(
         MessageHandler(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Document, InlineKeyboardMarkup, PhotoSize, Update
 
 from bot.context import BotContext
 from bot.texts import t
@@ -33,9 +33,14 @@ FIELDS = (
     "attendees",
     "new_members",
     "notes",
+    "evidence",
 )
+MAX_FILES = 20
+MAX_FILE_BYTES = 20 * 2**20  # the most a bot may download from Telegram
 TYPED = {"held_on", "place", "attendees", "new_members", "notes"}  # answered by a message
-FLOW_CALLBACK = r"^mf:(kind|held_on|street_id|venue_type|new_members|notes|goto):[a-z_0-9-]{1,20}$"
+FLOW_CALLBACK = (
+    r"^mf:(kind|held_on|street_id|venue_type|new_members|notes|evidence|goto):[a-z_0-9-]{1,20}$"
+)
 MAX_NOTES = 2000
 
 
@@ -44,7 +49,7 @@ async def meeting_command(update: Update, context: BotContext) -> None:
     if not is_private(update):
         await reply(update, t("flow.private_only", context.lang))
         return
-    payload: dict[str, Any] = dict.fromkeys(FIELDS)
+    payload: dict[str, Any] = {**dict.fromkeys(FIELDS), "evidence": []}
     if actor.role is not Role.DISTRICT_ADMIN:
         payload["street_id"] = actor.street_id  # an officer logs for their own street
     payload["step"] = "kind"
@@ -118,6 +123,8 @@ async def _choices(context: BotContext, step: str) -> list[list[Button]]:
         rows = [[("0", "mf:new_members:0")]]
     elif step == "notes":
         rows = [[(t("flow.skip", lang), "mf:notes:-")]]
+    elif step == "evidence":
+        rows = [[(t("flow.done", lang), "mf:evidence:done")]]
     return [*rows, cancel]
 
 
@@ -148,7 +155,8 @@ async def flow_pressed(update: Update, context: BotContext) -> None:
             # A button from an earlier question, or a forged value: the draft stays as it is.
             await query.answer(t("button.stale", lang), show_alert=True)
             return
-        payload[field] = answer
+        if answer is not _KEEP:
+            payload[field] = answer
         payload["step"] = _next(payload, field, admin=admin)
     await _store(context, payload)
     await query.answer()
@@ -156,6 +164,7 @@ async def flow_pressed(update: Update, context: BotContext) -> None:
 
 
 _INVALID = object()
+_KEEP = object()  # a button that moves on without changing the field
 
 
 async def _button_value(context: BotContext, field: str, value: str) -> object:
@@ -176,6 +185,8 @@ async def _button_value(context: BotContext, field: str, value: str) -> object:
         return 0
     if field == "notes" and value == "-":
         return None
+    if field == "evidence" and value == "done":
+        return _KEEP
     return _INVALID
 
 
@@ -221,6 +232,8 @@ def draft_input(payload: dict[str, Any]) -> MeetingInput:
         new_members=payload.get("new_members"),
         venue_type=VenueType(payload["venue_type"]) if payload.get("venue_type") else None,
         place=payload.get("place"),
+        notes=payload.get("notes"),
+        evidence=tuple(payload.get("evidence") or ()),
     )
 
 
@@ -249,6 +262,7 @@ def card_text(
         t("meeting.place", lang, value=esc(place) if place else missing),
         t("meeting.attendees", lang, value=shown(meeting.attendees)),
         t("meeting.new_members", lang, value=shown(meeting.new_members)),
+        t("meeting.evidence", lang, count=len(meeting.evidence)),
     ]  # fmt: skip
     if notes:
         lines += ["", *(f"⚠️ {note}" for note in notes)]
@@ -269,3 +283,40 @@ def edit_buttons(context: BotContext) -> InlineKeyboardMarkup:
     fields = [f for f in FIELDS if f != "street_id" or context.actor.is_admin]
     rows = grid([(t(f"flow.field.{f}", lang), f"mf:goto:{f}") for f in fields], 2)
     return keyboard([*rows, [(t("button.back", lang), "mf:goto:summary")]])
+
+
+async def file_received(update: Update, context: BotContext) -> None:
+    """Evidence (方案, 通知, 照片 …) for the meeting being logged: kept by its Telegram file id
+    now, copied to the media folder when the meeting is saved."""
+    message, lang = update.effective_message, context.lang
+    assert message is not None
+    payload = await _draft(context)
+    if payload is None or payload.get("step") != "evidence":
+        await reply(update, t("flow.no_file_expected", lang))
+        return
+    files: list[dict[str, str]] = payload.setdefault("evidence", []) or []
+    item: PhotoSize | Document
+    if message.photo:
+        item, size = message.photo[-1], message.photo[-1].file_size  # the largest rendition
+        kind = "photo"
+    elif message.document:
+        item, size, kind = message.document, message.document.file_size, "document"
+    else:  # a sticker, a voice message …: not evidence
+        await reply(
+            update, t("flow.not_a_file", lang), keyboard(await _choices(context, "evidence"))
+        )
+        return
+    if (size or 0) > MAX_FILE_BYTES:
+        await reply(
+            update, t("flow.file_too_big", lang), keyboard(await _choices(context, "evidence"))
+        )
+        return
+    if len(files) >= MAX_FILES:
+        await reply(update, t("flow.too_many_files", lang, max=MAX_FILES),
+                    keyboard(await _choices(context, "evidence")))  # fmt: skip
+        return
+    files.append({"media_kind": kind, "file_id": item.file_id, "unique_id": item.file_unique_id})
+    payload["evidence"] = files
+    await _store(context, payload)
+    await reply(update, t("flow.file_kept", lang, count=len(files)),
+                keyboard(await _choices(context, "evidence")))  # fmt: skip

@@ -7,7 +7,11 @@ Callback data: "mt:save", "mt:cancel" — they act on the presser's own draft on
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.texts import t
@@ -27,6 +31,8 @@ from models.geography import street_ids
 from models.meetings import (
     MeetingInput,
     MeetingProblem,
+    file_kept,
+    files_to_keep,
     meeting_problems,
     save_meeting,
     worker_meetings_held,
@@ -34,6 +40,7 @@ from models.meetings import (
 from models.quicklog import parse_meeting
 
 CARD_CALLBACK = r"^mt:(save|edit|cancel)$"
+log = logging.getLogger(__name__)
 
 
 async def private_text(update: Update, context: BotContext) -> None:
@@ -103,7 +110,7 @@ async def card_pressed(update: Update, context: BotContext) -> None:
                 meeting = MeetingInput(**{**meeting.__dict__, "street_id": actor.street_id})
             problems = meeting_problems(meeting, plan=context.plan, today=today)
             if not problems:
-                await save_meeting(
+                saved = await save_meeting(
                     session=session, meeting=meeting, by_user_id=actor.user_id, now=context.now()
                 )
                 await drop_draft(session=session, user_id=actor.user_id, kind=DRAFT)
@@ -126,3 +133,29 @@ async def card_pressed(update: Update, context: BotContext) -> None:
           target=context.plan.targets.worker_meetings.per_street,
           kind=t(f"meeting_kind.{meeting.kind.value}", lang)),
     )  # fmt: skip
+    assert saved.id is not None
+    await keep_files(context, saved.id)
+
+
+async def keep_files(context: BotContext, meeting_id: int) -> None:
+    """Copy a saved meeting's files from Telegram into MEDIA_DIR, so the record outlives the
+    chat. The meeting is saved already: a file that can't be fetched now keeps its Telegram
+    id (and is logged), it never undoes the meeting."""
+    folder = context.bot_data.settings.media_dir / "meetings" / str(meeting_id)
+    async with context.db.session() as session:
+        pending = await files_to_keep(session=session, meeting_id=meeting_id)
+    for attachment in pending:
+        assert attachment.id is not None
+        try:
+            remote = await context.bot.get_file(attachment.telegram_file_id)
+            suffix = Path(remote.file_path or "").suffix or (
+                ".jpg" if attachment.media_kind == "photo" else ""
+            )
+            path = folder / f"{attachment.telegram_file_unique_id}{suffix}"
+            folder.mkdir(parents=True, exist_ok=True)
+            await remote.download_to_drive(path)
+        except (TelegramError, OSError) as exc:
+            log.warning("meeting %s: file %s not copied: %s", meeting_id, attachment.id, exc)
+            continue
+        async with context.db.session(write=True) as session:
+            await file_kept(session=session, attachment_id=attachment.id, path=str(path))

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit
 from models.enums import MeetingKind, VenueType
 from models.plan import Plan
-from models.tables import Meeting
+from models.tables import Attachment, Meeting
 
 MAX_ATTENDEES = 100_000  # more is a typing slip, not a meeting
 MAX_PLACE = 200  # Meeting.place
@@ -39,6 +39,7 @@ class MeetingInput:
     venue_type: VenueType | None = None
     place: str | None = None
     notes: str | None = None
+    evidence: tuple[dict[str, str], ...] = ()  # Telegram files: media_kind, file_id, unique_id
 
 
 def meeting_problems(meeting: MeetingInput, *, plan: Plan, today: date) -> list[MeetingProblem]:
@@ -87,7 +88,35 @@ async def save_meeting(
                "held_on": meeting.held_on.isoformat(), "attendees": row.attendees,
                "new_members": row.new_members},
     )  # fmt: skip
+    for item in meeting.evidence:
+        session.add(
+            Attachment(
+                meeting_id=row.id, media_kind=item["media_kind"], evidence=None,
+                telegram_file_id=item["file_id"], telegram_file_unique_id=item["unique_id"],
+                created_at=now,
+            )
+        )  # fmt: skip
     return row
+
+
+async def files_to_keep(*, session: AsyncSession, meeting_id: int) -> list[Attachment]:
+    """A meeting's files not yet copied to the media folder."""
+    return list(
+        (
+            await session.exec(
+                select(Attachment).where(
+                    Attachment.meeting_id == meeting_id, col(Attachment.local_path).is_(None)
+                )
+            )
+        ).all()
+    )
+
+
+async def file_kept(*, session: AsyncSession, attachment_id: int, path: str) -> None:
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is not None:
+        attachment.local_path = path
+        session.add(attachment)
 
 
 async def worker_meetings_held(

@@ -37,6 +37,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "bot_today": BUSINESS_DAY,
         "telegram_bot_token": None,
         "default_language": "zh",
+        "media_dir": tmp_path / "media",  # never the project's own data/ folder
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

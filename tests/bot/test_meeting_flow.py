@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from pathlib import Path
+
+from sqlmodel import col, select
 
 from bot.fake_api import JSON, visible
 from bot.harness import Harness, alerts, shown, texts
 from models.enums import MeetingKind, VenueType
-from models.tables import Meeting
+from models.tables import Attachment, Meeting
 from tests.conftest import OFFICER_ID, OFFICER_STREET, seen
 
 
 async def meetings(bot: Harness) -> list[Meeting]:
     async with bot.app.bot_data.db.session() as session:
         return list((await session.exec(select(Meeting))).all())
+
+
+def contents(paths: list[str]) -> list[bytes]:
+    return [Path(path).read_bytes() for path in paths]
 
 
 async def say(bot: Harness, text: str) -> JSON:
@@ -39,12 +45,29 @@ async def test_a_whole_meeting_by_buttons_and_typing(demo_bot: Harness) -> None:
     step = await say(demo_bot, "４５人")  # full-width digits, as phones type them
     step = await say(demo_bot, "12")
     assert visible(step["text"]) == seen("flow.ask.notes")
-    card = await press(demo_bot, step, "跳过")
+    step = await press(demo_bot, step, "跳过")
+    assert visible(step["text"]) == seen("flow.ask.evidence")
+    officer = demo_bot.api.user(OFFICER_ID)
+    photo, plan_pdf = b"\xff\xd8\xff photo bytes", b"%PDF-1.4 plan"
+    sent = [
+        (demo_bot.api.file_update(user=officer, data=photo), seen("flow.file_kept", count=1)),
+        (demo_bot.api.file_update(user=officer, data=plan_pdf, kind="document"),
+         seen("flow.file_kept", count=2)),
+        (demo_bot.api.file_update(user=officer, data=b"sticker", kind="sticker"),
+         seen("flow.not_a_file")),
+        (demo_bot.api.file_update(user=officer, data=b"big", kind="document", size=21 * 2**20),
+         seen("flow.file_too_big")),
+    ]  # fmt: skip
+    for update, answer in sent:
+        [step] = shown(await demo_bot.process(update))
+        assert visible(step["text"]) == answer
+    card = await press(demo_bot, step, "✅ 完成")
     lines = visible(card["text"]).splitlines()
     assert lines[1:7] == [
         "类型：职工沟通会", "日期：2018年3月5日", f"街乡：{OFFICER_STREET}",
         "地点：苏庄社区活动中心（社区）", "参加人数：45", "新入会：12",
     ]  # fmt: skip
+    assert "材料：2 个文件" in lines
     saved = await press(demo_bot, card, "💾 保存")
     assert visible(saved["text"]) == seen(
         "meeting.saved", kind="职工沟通会", street=OFFICER_STREET, held=1, target=12
@@ -54,6 +77,13 @@ async def test_a_whole_meeting_by_buttons_and_typing(demo_bot: Harness) -> None:
         MeetingKind.WORKER, "2018-03-05", "苏庄社区活动中心", VenueType.COMMUNITY
     )  # fmt: skip
     assert (meeting.attendees, meeting.new_members) == (45, 12)
+    # The files outlive the chat: copied into MEDIA_DIR, byte for byte.
+    async with demo_bot.app.bot_data.db.session() as session:
+        kept = (await session.exec(select(Attachment).order_by(col(Attachment.id)))).all()
+    assert [a.media_kind for a in kept] == ["photo", "document"]
+    assert contents([a.local_path or "" for a in kept]) == [photo, plan_pdf]
+    media = demo_bot.app.bot_data.settings.media_dir
+    assert all(Path(a.local_path or "").is_relative_to(media) for a in kept)
 
 
 async def test_bad_answers_keep_the_question_and_write_nothing(demo_bot: Harness) -> None:
@@ -79,7 +109,8 @@ async def test_bad_answers_keep_the_question_and_write_nothing(demo_bot: Harness
         ]
     step = await say(demo_bot, "30")
     step = await press(demo_bot, step, "0")
-    card = await say(demo_bot, "效果很好")
+    step = await say(demo_bot, "效果很好")
+    card = await press(demo_bot, step, "✅ 完成")
     assert "参加人数：30" in visible(card["text"])
     # 修改 jumps to one field and comes back to the summary.
     menu = await press(demo_bot, card, "✏️ 修改")
