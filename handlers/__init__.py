@@ -18,6 +18,7 @@ from handlers import (
     binding,
     drilldown,
     fallback,
+    guidance,
     invites,
     meeting_flow,
     meetings,
@@ -45,6 +46,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("unit", units.unit_command))
     app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
+    app.add_handler(CommandHandler("guide", guidance.guide_command))
+    app.add_handler(CallbackQueryHandler(guidance.guide_pressed, pattern=guidance.GUIDE_CALLBACK))
     app.add_handler(CommandHandler("bind", binding.bind_command))
     app.add_handler(CallbackQueryHandler(binding.bind_pressed, pattern=binding.BIND_CALLBACK))
     app.add_handler(CommandHandler("start", start.start))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.enums import LedgerOutcome, LedgerStage, MeetingKind, ReportKind, UnitStatus, VisitKind
+from models.enums import LedgerOutcome, LedgerStage, MeetingKind, ReportKind, UnitStatus
 from models.pace import RECENT_WEEKS, Pace, expected_by, pace
 from models.plan import Plan
 from models.progress import UnitCounts, remaining_for
@@ -38,9 +38,9 @@ from models.tables import (
     Street,
     StreetTarget,
     Unit,
-    Visit,
     Zone,
 )
+from models.visits import streets_guided
 
 
 @dataclass(frozen=True)
@@ -352,15 +352,7 @@ async def district_status(*, session: AsyncSession, plan: Plan, today: date) -> 
     district: Tally = sum(tallies.values(), Counter())
     counts = _unit_counts(district)
     ranking = await _ranking(session=session, plan=plan, today=today, by_street=_sum_by(tallies, 0))
-    guidance = (
-        await session.exec(
-            select(func.count(sa.distinct(col(Visit.street_id)))).where(
-                Visit.kind == VisitKind.GUIDANCE,
-                col(Visit.visited_on) >= date(plan.plan.year, 1, 1),
-                col(Visit.visited_on) <= today,
-            )
-        )
-    ).one()
+    guidance = await streets_guided(session=session, plan=plan, today=today)
     per_street = plan.targets.worker_meetings.per_street
     meetings_left = sum(meetings_remaining(held=r.meetings, per_street=per_street) for r in ranking)
     remaining = remaining_for(counts, plan, min_new_units=target.min_new_units)
