@@ -46,6 +46,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("unit", units.unit_command))
     app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
+    app.add_handler(CallbackQueryHandler(units.close_pressed, pattern=units.CLOSE_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))
     app.add_handler(CallbackQueryHandler(guidance.guide_pressed, pattern=guidance.GUIDE_CALLBACK))
     app.add_handler(CommandHandler("bind", binding.bind_command))

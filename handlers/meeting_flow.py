@@ -59,7 +59,11 @@ async def meeting_command(update: Update, context: BotContext) -> None:
 
 async def cancel_command(update: Update, context: BotContext) -> None:
     async with context.db.session(write=True) as session:
-        dropped = await drop_draft(session=session, user_id=context.actor.user_id, kind=DRAFT)
+        # Whatever waits for this user's answer: a meeting, or the reason for a ledger move.
+        dropped = any(
+            [await drop_draft(session=session, user_id=context.actor.user_id, kind=kind)
+             for kind in (DRAFT, "ledger")]
+        )  # fmt: skip
     await reply(
         update, t("meeting.cancelled" if dropped else "flow.nothing_to_cancel", context.lang)
     )

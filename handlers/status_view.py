@@ -256,10 +256,11 @@ def card_text(card: UnitCard, lang: Language, zone: ZoneInfo) -> str:
                 "" if step.outcome is LedgerOutcome.OPEN
                 else f" · {t(f'outcome.{step.outcome.value}', lang)}"
             )  # fmt: skip
+            note = t("card.note", lang, note=esc(step.note)) if step.note else ""
             lines.append(
                 t("card.history_line", lang, at=_when(step.at, zone, lang),
                   stage=stage_label(step.to_stage, lang), outcome=outcome,
-                  by=esc(step.by_name or ""))
+                  by=esc(step.by_name or ""), note=note)
             )  # fmt: skip
     lines += ["", t("card.visits", lang)]
     if not card.visits:

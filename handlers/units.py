@@ -13,11 +13,20 @@ from bot.context import BotContext
 from bot.texts import t
 from handlers.common import Button, edit, esc, grid, keyboard, reply
 from handlers.status_view import card_text, number, stage_label
-from models.enums import LedgerOutcome, LedgerStage
-from models.ledger import STAGES, advance_stage
+from models.drafts import drop_draft, load_draft, save_draft
+from models.enums import LedgerOutcome, LedgerStage, UnitStatus
+from models.ledger import STAGES, Refusal, advance_stage, close_entry
 from models.units import UnitCard, can_move_ledger, can_see_units, find_units, unit_card
 
 CARD_CALLBACK = r"^un:\d{1,9}$"
+CLOSE_CALLBACK = r"^uo:\d{1,9}:(obstructed|moved_out|closed)$"
+REASON_DRAFT = "ledger"
+# How an entry leaves the ledger other than by a write-off, and what it does to the unit.
+CLOSE = {
+    "obstructed": (LedgerOutcome.OBSTRUCTED, None),
+    "moved_out": (LedgerOutcome.DEPARTED, UnitStatus.MOVED_OUT),
+    "closed": (LedgerOutcome.DEPARTED, UnitStatus.CLOSED),
+}
 ADVANCE_CALLBACK = r"^ua:\d{1,9}:\d$"
 MAX_QUERY = 50
 
@@ -87,11 +96,13 @@ def _actions(context: BotContext, card: UnitCard) -> InlineKeyboardMarkup | None
         role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
     ):
         return None
+    rows: list[list[Button]] = []
     following = STAGES.index(card.stage) + 1
-    if following >= len(STAGES):
-        return None
-    label = t("unit.advance", lang, stage=stage_label(STAGES[following], lang))
-    return keyboard([[(label, f"ua:{card.unit_id}:{following}")]])
+    if following < len(STAGES):
+        label = t("unit.advance", lang, stage=stage_label(STAGES[following], lang))
+        rows.append([(label, f"ua:{card.unit_id}:{following}")])
+    rows.append([(t(f"unit.close.{code}", lang), f"uo:{card.unit_id}:{code}") for code in CLOSE])
+    return keyboard(rows)
 
 
 async def advance_pressed(update: Update, context: BotContext) -> None:
@@ -126,3 +137,60 @@ async def advance_pressed(update: Update, context: BotContext) -> None:
         else t("unit.advanced", lang, stage=stage_label(to, lang))
     )  # fmt: skip
     await edit(update, card_text(card, lang, context.plan.zone), _actions(context, card))
+
+
+async def close_pressed(update: Update, context: BotContext) -> None:
+    """阻挠 / 迁出 / 注销: ask for the reason; the next message in this chat gives it."""
+    query, actor, lang = update.callback_query, context.actor, context.lang
+    assert query is not None and query.data is not None
+    _, unit_id_text, code = query.data.split(":")
+    card = await _card(context, int(unit_id_text))
+    if card is None or not can_move_ledger(
+        role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
+    ):
+        await query.answer(t("card.refused", lang), show_alert=True)
+        return
+    if card.outcome is not LedgerOutcome.OPEN:
+        await query.answer(t("refusal.closed", lang), show_alert=True)
+        return
+    async with context.db.session(write=True) as session:
+        await save_draft(
+            session=session, user_id=actor.user_id, kind=REASON_DRAFT,
+            payload={"unit_id": card.unit_id, "close": code}, now=context.now(),
+        )  # fmt: skip
+    await query.answer()
+    await reply(update, t("unit.ask_reason", lang, name=esc(card.name),
+                          outcome=t(f"unit.close.{code}", lang)))  # fmt: skip
+
+
+async def reason_answer(update: Update, context: BotContext) -> bool:
+    """The reason for a pending 阻挠/迁出/注销; False if none is pending."""
+    message, actor, lang = update.effective_message, context.actor, context.lang
+    if message is None or not message.text:
+        return False
+    async with context.db.session() as session:
+        pending = await load_draft(session=session, user_id=actor.user_id, kind=REASON_DRAFT)
+    if pending is None:
+        return False
+    outcome, status = CLOSE[pending["close"]]
+    unit_id = int(pending["unit_id"])
+    card = await _card(context, unit_id)
+    refusal = None
+    async with context.db.session(write=True) as session:
+        if card is not None and can_move_ledger(
+            role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
+        ):
+            refusal = await close_entry(
+                session=session, unit_id=unit_id, outcome=outcome, reason=message.text,
+                by_user_id=actor.user_id, now=context.now(),
+                today=context.bot_data.clock.today(), unit_status=status,
+            )  # fmt: skip
+        else:
+            refusal = Refusal.CLOSED
+        if refusal is not Refusal.REASON_REQUIRED:
+            await drop_draft(session=session, user_id=actor.user_id, kind=REASON_DRAFT)
+    if refusal is not None:
+        await reply(update, t(f"refusal.{refusal.value}", lang))
+        return True
+    await _show(update, context, unit_id, new_message=True)
+    return True

@@ -40,7 +40,7 @@ async def test_an_officer_moves_a_unit_to_a_write_off_by_buttons(demo_bot: Harne
     assert visible(card["text"]).startswith(f"🏢 {unit.name}")
     stale = dict(card)  # the card as it was, with its first button
     for stage in ("已发组建函", "两审两批", "会员系统采集", "法人证"):
-        [(label, _)] = buttons(card)
+        label = buttons(card)[0][0]
         assert label == seen("unit.advance", stage=stage)
         calls = await demo_bot.press(officer, card, label)
         [card] = shown(calls)
@@ -88,3 +88,42 @@ async def test_finding_units_by_name(demo_bot: Harness) -> None:
     assert texts(await demo_bot.send(demo_bot.api.user(ADMIN_ID), "/unit %_<b>")) == [
         seen("unit.not_found", query="%_&lt;b&gt;")
     ]
+
+
+async def test_obstruction_and_departure_take_a_reason(demo_bot: Harness) -> None:
+    officer = demo_bot.api.user(OFFICER_ID)
+    unit = await largest_open_unit(demo_bot, OFFICER_STREET)
+    card = await card_for(demo_bot, OFFICER_ID, unit.credit_code)
+    [question] = shown(await demo_bot.press(officer, card, "⛔ 阻挠组建"))
+    assert visible(question["text"]) == seen(
+        "unit.ask_reason", name=unit.name, outcome="⛔ 阻挠组建"
+    )
+    assert texts(await demo_bot.send(officer, "   ")) == [seen("refusal.reason_required")]
+    [updated] = shown(await demo_bot.send(officer, "法人代表拒绝组建工会"))
+    text = visible(updated["text"])
+    assert "台账：摸底走访 · 阻挠组建" in text and "法人代表拒绝组建工会" in text
+    # An obstructed unit is still owed a union; the district still counts it.
+    assert "还差 10 家" in await remaining_in_street(demo_bot)
+    calls = await demo_bot.press(officer, card, "🚚 迁出")
+    assert alerts(calls) == [seen("refusal.closed")]
+
+    other = (await largest_open_unit(demo_bot, OFFICER_STREET)).credit_code
+    async with demo_bot.app.bot_data.db.session() as session:
+        others = (
+            await session.exec(
+                select(Unit)
+                .where(Unit.on_detail_table, Unit.credit_code != unit.credit_code)
+                .join(Street, col(Street.id) == Unit.street_id)
+                .where(Street.name == OFFICER_STREET)
+            )
+        ).all()
+    moving = others[-1]
+    card = await card_for(demo_bot, OFFICER_ID, moving.credit_code)
+    await demo_bot.press(officer, card, "🚚 迁出")
+    assert texts(await demo_bot.send(officer, "/cancel")) == [seen("meeting.cancelled")]
+    await demo_bot.press(officer, card, "🚚 迁出")
+    [moved] = shown(await demo_bot.send(officer, "2018年3月迁往河北省涿州市"))
+    assert "⚠️ 单位状态：已迁出" in visible(moved["text"])
+    [status] = texts(await demo_bot.send(demo_bot.api.user(ADMIN_ID), "/status"))
+    assert "共 389 家，已建会 186 家，建会率 47.81%（目标 ≥53%）" in status.splitlines()
+    assert other  # the largest unit of the street was the obstructed one
