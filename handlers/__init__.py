@@ -25,6 +25,7 @@ from handlers import (
     start,
     status,
     units,
+    visits,
 )
 from handlers.access import gatekeeper
 
@@ -47,6 +48,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.close_pressed, pattern=units.CLOSE_CALLBACK))
+    app.add_handler(CommandHandler("visit", visits.visit_command))
+    app.add_handler(CallbackQueryHandler(visits.visit_pressed, pattern=visits.VISIT_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))
     app.add_handler(CallbackQueryHandler(guidance.guide_pressed, pattern=guidance.GUIDE_CALLBACK))
     app.add_handler(CommandHandler("bind", binding.bind_command))

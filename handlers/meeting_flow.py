@@ -59,10 +59,10 @@ async def meeting_command(update: Update, context: BotContext) -> None:
 
 async def cancel_command(update: Update, context: BotContext) -> None:
     async with context.db.session(write=True) as session:
-        # Whatever waits for this user's answer: a meeting, or the reason for a ledger move.
+        # Whatever waits for this user's answer: a meeting, a ledger move's reason, a visit.
         dropped = any(
             [await drop_draft(session=session, user_id=context.actor.user_id, kind=kind)
-             for kind in (DRAFT, "ledger")]
+             for kind in (DRAFT, "ledger", "visit")]
         )  # fmt: skip
     await reply(
         update, t("meeting.cancelled" if dropped else "flow.nothing_to_cancel", context.lang)

@@ -26,6 +26,7 @@ from handlers.meeting_flow import (
     typed_answer,
 )
 from handlers.units import reason_answer
+from handlers.visits import visit_answer
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Role
 from models.geography import street_ids
@@ -47,8 +48,10 @@ log = logging.getLogger(__name__)
 async def private_text(update: Update, context: BotContext) -> None:
     """A message in a private chat: the answer to a /meeting question if one waits, else
     perhaps a whole meeting in one message."""
-    if not await typed_answer(update, context) and not await reason_answer(update, context):
-        await quick_log(update, context)
+    for answer in (typed_answer, reason_answer, visit_answer):
+        if await answer(update, context):
+            return
+    await quick_log(update, context)
 
 
 async def quick_log(update: Update, context: BotContext) -> None:

@@ -15,6 +15,7 @@ from models.plan import Plan
 from models.rules import rate_percent
 from models.status import Deadline, DistrictStatus, StreetRow, StreetStatus
 from models.units import UnitCard, UnitPage
+from models.visits import VisitPurpose
 
 BAR_FULL, BAR_EMPTY = "▓", "░"  # block characters keep their width in phone fonts
 
@@ -268,10 +269,15 @@ def card_text(card: UnitCard, lang: Language, zone: ZoneInfo) -> str:
     for visit in card.visits:
         lines.append(
             t("card.visit_line", lang, date=full_date(visit.visited_on, lang),
-              purpose=esc(visit.purpose or ""), summary=esc(visit.summary or ""))
+              purpose=_purpose(visit.purpose, lang), summary=esc(visit.summary or ""))
         )  # fmt: skip
     return "\n".join(lines)
 
 
 def _when(at: datetime, zone: ZoneInfo, lang: Language) -> str:
     return full_date(at.astimezone(zone).date(), lang)
+
+
+def _purpose(purpose: str | None, lang: Language) -> str:
+    known = {p.value for p in VisitPurpose}
+    return t(f"purpose.{purpose}", lang) if purpose in known else esc(purpose or "")

@@ -72,6 +72,11 @@ async def _card(context: BotContext, unit_id: int) -> UnitCard | None:
     return card
 
 
+async def show_card(update: Update, context: BotContext, unit_id: int) -> None:
+    """The unit's card as a new message, with the moves the actor may make."""
+    await _show(update, context, unit_id, new_message=True)
+
+
 async def _show(update: Update, context: BotContext, unit_id: int, *, new_message: bool) -> None:
     lang, query = context.lang, update.callback_query
     card = await _card(context, unit_id)

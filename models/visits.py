@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
@@ -53,3 +56,72 @@ async def streets_guided(*, session: AsyncSession, plan: Plan, today: date) -> i
             )
         )
     ).one()
+
+
+class VisitPurpose(StrEnum):
+    VISIT = "visit"  # 走访
+    BRIEFING = "briefing"  # 宣讲
+    LETTER = "letter"  # 发函: issue the formation letter
+    FOLLOW_UP = "follow_up"  # 跟进
+
+
+MAX_SUMMARY = 2000  # Visit.summary
+MAX_NEXT_STEP = 500  # Visit.next_step
+FOLLOW_UP_HORIZON = timedelta(days=366)  # a next step further off is a typing slip
+
+
+def next_step_date_ok(on: date, *, today: date) -> bool:
+    """A follow-up date is today or later, and within a year."""
+    return today <= on <= today + FOLLOW_UP_HORIZON
+
+
+async def log_unit_visit(
+    *,
+    session: AsyncSession,
+    unit_id: int,
+    street_id: int,
+    purpose: VisitPurpose,
+    summary: str,
+    next_step: str | None,
+    next_step_on: date | None,
+    by_user_id: int,
+    on: date,
+    now: datetime,
+) -> Visit:
+    visit = Visit(
+        kind=VisitKind.UNIT, street_id=street_id, unit_id=unit_id, officer_user_id=by_user_id,
+        visited_on=on, purpose=purpose.value, summary=summary[:MAX_SUMMARY],
+        next_step=(next_step or "")[:MAX_NEXT_STEP] or None, next_step_on=next_step_on,
+        created_at=now,
+    )  # fmt: skip
+    session.add(visit)
+    await session.flush()
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="visit.unit",
+        entity="visit", entity_id=visit.id,
+        after={"unit_id": unit_id, "purpose": purpose.value, "on": on.isoformat(),
+               "next_step_on": next_step_on.isoformat() if next_step_on else None},
+    )  # fmt: skip
+    return visit
+
+
+_DATE = re.compile(r"^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日号]?$")
+
+
+def read_follow_up_date(text: str, *, today: date) -> date | None:
+    """A follow-up date as typed: 3月20日, 3.20, 2018-03-20 (full-width digits too). Without
+    a year it is the next such day from today on; None if it is not a date, or is past or
+    more than a year away."""
+    found = _DATE.match(unicodedata.normalize("NFKC", text).strip())
+    if found is None:
+        return None
+    year, month, day = (int(g) if g else None for g in found.groups())
+    assert month is not None and day is not None
+    for candidate_year in [year] if year else [today.year, today.year + 1]:
+        try:
+            on = date(candidate_year, month, day)
+        except ValueError:
+            return None
+        if next_step_date_ok(on, today=today):
+            return on
+    return None

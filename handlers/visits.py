@@ -1,0 +1,151 @@
+"""/visit <name or code>: a visit to a unit, in a few steps, ending on the unit's card, where
+the ledger stage it reached is one button away.
+
+The steps live in the user's "visit" draft (like /meeting's): purpose by button, then what
+happened, the next step and its date typed (or skipped). Callback data: "vs:u:<unit>" picks a
+unit, "vs:p:<purpose>" the purpose, "vs:skip:<field>" skips a typed step.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from telegram import Update
+
+from bot.context import BotContext
+from bot.texts import t
+from handlers.common import Button, esc, grid, is_private, keyboard, reply
+from handlers.status_view import number
+from handlers.units import show_card
+from models.drafts import drop_draft, load_draft, save_draft
+from models.units import can_move_ledger, find_units, unit_card
+from models.visits import (
+    MAX_NEXT_STEP,
+    MAX_SUMMARY,
+    VisitPurpose,
+    log_unit_visit,
+    read_follow_up_date,
+)
+
+DRAFT = "visit"
+VISIT_CALLBACK = (
+    r"^vs:(u:\d{1,9}|p:(visit|briefing|letter|follow_up)|skip:(next_step|next_step_on))$"
+)
+TYPED = ("summary", "next_step", "next_step_on")
+
+
+async def visit_command(update: Update, context: BotContext) -> None:
+    actor, lang = context.actor, context.lang
+    if not is_private(update):
+        await reply(update, t("flow.private_only", lang))
+        return
+    query = " ".join(context.args or []).strip()[:50]
+    if not query:
+        await reply(update, t("visit.usage", lang))
+        return
+    async with context.db.session() as session:
+        found = await find_units(
+            session=session, query=query, street_id=None if actor.is_admin else actor.street_id
+        )
+    if not found:
+        await reply(update, t("unit.not_found", lang, query=esc(query)))
+        return
+    buttons: list[Button] = [
+        (f"{line.name} · {number(line.headcount)}", f"vs:u:{line.unit_id}") for line in found
+    ]
+    await reply(update, t("visit.choose_unit", lang), keyboard(grid(buttons, 1)))
+
+
+async def _store(context: BotContext, payload: dict[str, Any]) -> None:
+    async with context.db.session(write=True) as session:
+        await save_draft(
+            session=session, user_id=context.actor.user_id, kind=DRAFT, payload=payload,
+            now=context.now(),
+        )  # fmt: skip
+
+
+async def visit_pressed(update: Update, context: BotContext) -> None:
+    query, actor, lang = update.callback_query, context.actor, context.lang
+    assert query is not None and query.data is not None
+    _, field, value = query.data.split(":")
+    if field == "u":
+        async with context.db.session() as session:
+            card = await unit_card(session=session, plan=context.plan, unit_id=int(value))
+        if card is None or not can_move_ledger(
+            role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
+        ):
+            await query.answer(t("card.refused", lang), show_alert=True)
+            return
+        await _store(context, {"unit_id": card.unit_id, "street_id": card.street_id,
+                               "name": card.name, "step": "purpose"})  # fmt: skip
+        purposes = [(t(f"purpose.{p.value}", lang), f"vs:p:{p.value}") for p in VisitPurpose]
+        await query.answer()
+        await reply(update, t("visit.ask.purpose", lang, name=esc(card.name)),
+                    keyboard(grid(purposes, 2)))  # fmt: skip
+        return
+    async with context.db.session() as session:
+        payload = await load_draft(session=session, user_id=actor.user_id, kind=DRAFT)
+    expected = "purpose" if field == "p" else value
+    if payload is None or payload.get("step") != expected:
+        await query.answer(t("button.stale", lang), show_alert=True)
+        return
+    await query.answer()
+    if field == "p":
+        payload.update(purpose=value, step="summary")
+    else:
+        payload[value] = None
+        payload["step"] = "next_step_on" if value == "next_step" else None
+    await _advance(update, context, payload)
+
+
+async def _advance(update: Update, context: BotContext, payload: dict[str, Any]) -> None:
+    """Ask the next question, or save the visit when none is left."""
+    lang, step = context.lang, payload["step"]
+    if step is not None:
+        await _store(context, payload)
+        skip = [[(t("flow.skip", lang), f"vs:skip:{step}")]] if step != "summary" else []
+        await reply(update, t(f"visit.ask.{step}", lang), keyboard(skip) if skip else None)
+        return
+    actor = context.actor
+    on = context.bot_data.clock.today()
+    async with context.db.session(write=True) as session:
+        await log_unit_visit(
+            session=session, unit_id=payload["unit_id"], street_id=payload["street_id"],
+            purpose=VisitPurpose(payload["purpose"]), summary=payload["summary"],
+            next_step=payload.get("next_step"),
+            next_step_on=date.fromisoformat(payload["next_step_on"])
+            if payload.get("next_step_on") else None,
+            by_user_id=actor.user_id, on=on, now=context.now(),
+        )  # fmt: skip
+        await drop_draft(session=session, user_id=actor.user_id, kind=DRAFT)
+    await reply(update, t("visit.saved", lang, name=esc(payload["name"])))
+    await show_card(update, context, payload["unit_id"])
+
+
+async def visit_answer(update: Update, context: BotContext) -> bool:
+    """A typed answer to the visit step that waits for one; False if none waits."""
+    message, lang = update.effective_message, context.lang
+    if message is None or not message.text:
+        return False
+    async with context.db.session() as session:
+        payload = await load_draft(session=session, user_id=context.actor.user_id, kind=DRAFT)
+    step = payload.get("step") if payload else None
+    if payload is None or step not in TYPED:
+        return False
+    text = message.text.strip()
+    if step == "next_step_on":
+        found = read_follow_up_date(text, today=context.bot_data.clock.today())
+        if found is None:
+            await reply(update, f"{t('visit.bad_date', lang)}\n{t('visit.ask.next_step_on', lang)}")
+            return True
+        payload["next_step_on"], payload["step"] = found.isoformat(), None
+    else:
+        limit = MAX_SUMMARY if step == "summary" else MAX_NEXT_STEP
+        if not text or len(text) > limit:
+            await reply(update, f"{t('flow.too_long', lang)}\n{t(f'visit.ask.{step}', lang)}")
+            return True
+        payload[step] = text
+        payload["step"] = "next_step" if step == "summary" else "next_step_on"
+    await _advance(update, context, payload)
+    return True

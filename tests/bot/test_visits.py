@@ -1,0 +1,95 @@
+"""/visit: a visit to a unit in a few steps, ending on its card; the follow-up date kept."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from bot.fake_api import JSON, buttons, visible
+from bot.harness import Harness, alerts, shown, texts
+from models.enums import VisitKind
+from models.tables import Visit
+from models.visits import read_follow_up_date
+from tests.bot.test_units import largest_open_unit
+from tests.conftest import OFFICER_ID, OFFICER_STREET, OTHER_OFFICER_ID, seen
+
+TODAY = date(2018, 3, 15)
+
+
+async def visits(bot: Harness) -> list[Visit]:
+    async with bot.app.bot_data.db.session() as session:
+        return list((await session.exec(select(Visit))).all())
+
+
+async def say(bot: Harness, text: str, user_id: int = OFFICER_ID) -> list[JSON]:
+    return shown(await bot.send(bot.api.user(user_id), text))
+
+
+async def test_a_visit_ends_on_the_units_card(demo_bot: Harness) -> None:
+    officer = demo_bot.api.user(OFFICER_ID)
+    unit = await largest_open_unit(demo_bot, OFFICER_STREET)
+    [choose] = await say(demo_bot, f"/visit {unit.credit_code}")
+    [purpose] = shown(await demo_bot.press(officer, choose, buttons(choose)[0][1]))
+    assert visible(purpose["text"]) == seen("visit.ask.purpose", name=unit.name)
+    [question] = shown(await demo_bot.press(officer, purpose, "发放组建函"))
+    assert visible(question["text"]) == seen("visit.ask.summary")
+    await say(demo_bot, "与法人沟通，同意筹建，已发《北京市工会组建函》")
+    await say(demo_bot, "准备筹建申请")
+    assert texts(await demo_bot.send(officer, "明天")) == [
+        f"{seen('visit.bad_date')}\n{seen('visit.ask.next_step_on')}"
+    ]
+    saved, card = await say(demo_bot, "3月22日")
+    assert visible(saved["text"]) == seen("visit.saved", name=unit.name)
+    assert "· 2018年3月15日 发放组建函 与法人沟通" in visible(card["text"])
+    assert buttons(card)[0][0] == seen("unit.advance", stage="已发组建函")
+    [visit] = await visits(demo_bot)
+    assert (visit.kind, visit.unit_id, visit.purpose, visit.next_step_on) == (
+        VisitKind.UNIT, unit.id, "letter", date(2018, 3, 22)
+    )  # fmt: skip
+
+
+async def test_skipping_and_other_streets(demo_bot: Harness) -> None:
+    officer = demo_bot.api.user(OFFICER_ID)
+    unit = await largest_open_unit(demo_bot, OFFICER_STREET)
+    assert texts(
+        await demo_bot.send(demo_bot.api.user(OTHER_OFFICER_ID), f"/visit {unit.credit_code}")
+    ) == [seen("unit.not_found", query=unit.credit_code)]
+    [choose] = await say(demo_bot, f"/visit {unit.credit_code}")
+    forged = await demo_bot.process(
+        demo_bot.api.callback_update(user=demo_bot.api.user(OTHER_OFFICER_ID), message=choose,
+                                     data=f"vs:u:{unit.id}")
+    )  # fmt: skip
+    assert alerts(forged) == [seen("card.refused")]
+    [purpose] = shown(await demo_bot.press(officer, choose, buttons(choose)[0][1]))
+    await demo_bot.press(officer, purpose, "走访")
+    [next_question] = await say(demo_bot, "企业暂无意向")
+    [date_question] = shown(await demo_bot.press(officer, next_question, "跳过"))
+    saved, _card = shown(await demo_bot.press(officer, date_question, "跳过"))
+    assert visible(saved["text"]) == seen("visit.saved", name=unit.name)
+    [visit] = await visits(demo_bot)
+    assert (visit.next_step, visit.next_step_on) == (None, None)
+    # The old purpose buttons do nothing now.
+    assert alerts(await demo_bot.press(officer, purpose, "宣讲")) == [seen("button.stale")]
+    assert len(await visits(demo_bot)) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("3月22日", date(2018, 3, 22)),
+        ("３月２２号", date(2018, 3, 22)),
+        ("3.15", TODAY),
+        ("2018-04-01", date(2018, 4, 1)),
+        ("2月1日", date(2019, 2, 1)),  # past this year: the next one
+        ("3月14日", date(2019, 3, 14)),
+        ("2018-03-14", None),  # a past date with its year
+        ("2月30日", None),
+        ("2020-01-01", None),  # more than a year away
+        ("明天", None),
+        ("", None),
+    ],
+)
+def test_follow_up_dates(typed: str, expected: date | None) -> None:
+    assert read_follow_up_date(typed, today=TODAY) == expected
