@@ -27,7 +27,7 @@ log = logging.getLogger("unionbot")
 
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 COMMANDS = (
-    "status", "chart", "meeting", "visit", "unit", "cancel", "start", "help", "lang",
+    "status", "chart", "meeting", "visit", "unit", "mine", "cancel", "start", "help", "lang",
     "invite", "guide", "bind",
 )  # fmt: skip
 

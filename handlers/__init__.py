@@ -22,6 +22,7 @@ from handlers import (
     invites,
     meeting_flow,
     meetings,
+    mine,
     start,
     status,
     units,
@@ -48,6 +49,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.close_pressed, pattern=units.CLOSE_CALLBACK))
+    app.add_handler(CommandHandler("mine", mine.mine_command))
+    app.add_handler(CallbackQueryHandler(mine.mine_pressed, pattern=mine.MINE_CALLBACK))
     app.add_handler(CommandHandler("visit", visits.visit_command))
     app.add_handler(CallbackQueryHandler(visits.visit_pressed, pattern=visits.VISIT_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))

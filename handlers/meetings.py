@@ -37,6 +37,7 @@ from models.meetings import (
     files_to_keep,
     meeting_problems,
     save_meeting,
+    update_meeting,
     worker_meetings_held,
 )
 from models.quicklog import parse_meeting
@@ -113,7 +114,14 @@ async def card_pressed(update: Update, context: BotContext) -> None:
             if actor.role is not Role.DISTRICT_ADMIN and meeting.street_id != actor.street_id:
                 meeting = MeetingInput(**{**meeting.__dict__, "street_id": actor.street_id})
             problems = meeting_problems(meeting, plan=context.plan, today=today)
-            if not problems:
+            if not problems and payload.get("meeting_id"):
+                # A correction from /mine: saved over the entry it came from.
+                corrected = await update_meeting(
+                    session=session, meeting_id=int(payload["meeting_id"]), meeting=meeting,
+                    by_user_id=actor.user_id, now=context.now(),
+                )  # fmt: skip
+                await drop_draft(session=session, user_id=actor.user_id, kind=DRAFT)
+            elif not problems:
                 saved = await save_meeting(
                     session=session, meeting=meeting, by_user_id=actor.user_id, now=context.now()
                 )
@@ -125,6 +133,10 @@ async def card_pressed(update: Update, context: BotContext) -> None:
         await query.answer(t(f"meeting.problem.{problems[0].value}", lang), show_alert=True)
         return
     assert meeting.street_id is not None and meeting.kind is not None
+    if payload.get("meeting_id"):
+        await query.answer()
+        await edit(update, t("mine.corrected" if corrected else "mine.refused", lang))
+        return
     async with context.db.session() as session:
         held = await worker_meetings_held(
             session=session, plan=context.plan, street_id=meeting.street_id, today=today

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
 from models.enums import MeetingKind, VenueType
 from models.plan import Plan
-from models.tables import Attachment, Meeting
+from models.tables import Attachment, Meeting, Member
 
 MAX_ATTENDEES = 100_000  # more is a typing slip, not a meeting
 MAX_PLACE = 200  # Meeting.place
@@ -145,3 +146,74 @@ def read_count(text: str) -> int | None:
         return None
     value = int(text)
     return value if value <= MAX_ATTENDEES else None
+
+
+def _snapshot(row: Meeting) -> dict[str, object]:
+    return {
+        "street_id": row.street_id,
+        "kind": str(row.kind),
+        "held_on": row.held_on.isoformat(),
+        "place": row.place,
+        "attendees": row.attendees,
+        "new_members": row.new_members,
+    }
+
+
+def may_change(row: Meeting, *, user_id: int, admin: bool, today: date) -> bool:
+    """An officer corrects or deletes their own entries of the current month; an admin any."""
+    if admin:
+        return True
+    return row.created_by == user_id and (row.held_on.year, row.held_on.month) == (
+        today.year, today.month
+    )  # fmt: skip
+
+
+async def recent_meetings(
+    *, session: AsyncSession, user_id: int, admin: bool, today: date, limit: int = 10
+) -> list[Meeting]:
+    """This month's meetings the user may change, newest first."""
+    query = select(Meeting).where(col(Meeting.held_on) >= today.replace(day=1))
+    if not admin:
+        query = query.where(Meeting.created_by == user_id)
+    query = query.order_by(col(Meeting.held_on).desc(), col(Meeting.id).desc()).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def update_meeting(
+    *, session: AsyncSession, meeting_id: int, meeting: MeetingInput, by_user_id: int, now: datetime
+) -> bool:
+    row = await session.get(Meeting, meeting_id)
+    if row is None:
+        return False
+    assert meeting.kind and meeting.held_on and meeting.street_id is not None
+    before = _snapshot(row)
+    row.kind, row.held_on, row.street_id = meeting.kind, meeting.held_on, meeting.street_id
+    row.place, row.venue_type = (meeting.place or "")[:MAX_PLACE], meeting.venue_type
+    row.attendees, row.new_members = meeting.attendees or 0, meeting.new_members or 0
+    row.notes = meeting.notes
+    session.add(row)
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="meeting.update",
+        entity="meeting", entity_id=meeting_id, before=before, after=_snapshot(row),
+    )  # fmt: skip
+    return True
+
+
+async def delete_meeting(
+    *, session: AsyncSession, meeting_id: int, by_user_id: int, now: datetime
+) -> bool:
+    row = await session.get(Meeting, meeting_id)
+    if row is None:
+        return False
+    for attachment in (
+        await session.exec(select(Attachment).where(Attachment.meeting_id == meeting_id))
+    ).all():
+        await session.delete(attachment)
+    # Members who joined at the meeting stay members; they only lose the link to it.
+    await session.exec(
+        sa.update(Member).where(col(Member.meeting_id) == meeting_id).values(meeting_id=None)
+    )
+    audit.record(session=session, now=now, actor_user_id=by_user_id, action="meeting.delete",
+                 entity="meeting", entity_id=meeting_id, before=_snapshot(row))  # fmt: skip
+    await session.delete(row)
+    return True
