@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from telegram import Document, InlineKeyboardMarkup, PhotoSize, Update
+from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram.helpers import create_deep_linked_url
 
 from bot.context import BotContext
 from bot.texts import t
@@ -24,6 +25,7 @@ from models.meetings import MAX_PLACE, MeetingInput, meeting_problems, read_coun
 from models.quicklog import read_date
 
 DRAFT = "meeting"
+START_PAYLOAD = "meeting"  # t.me/<bot>?start=meeting opens /meeting in a private chat
 FIELDS = (
     "kind",
     "held_on",
@@ -45,16 +47,30 @@ MAX_NOTES = 2000
 
 
 async def meeting_command(update: Update, context: BotContext) -> None:
-    actor = context.actor
+    lang = context.lang
     if not is_private(update):
-        await reply(update, t("flow.private_only", context.lang))
+        # Questions asked in a group would be answered by everyone: move to a private chat.
+        link = create_deep_linked_url(context.bot.username, START_PAYLOAD)
+        button = InlineKeyboardButton(t("flow.open_private", lang), url=link)
+        await reply(update, t("flow.private_only", lang), InlineKeyboardMarkup([[button]]))
         return
+    if await _draft(context) is not None:
+        # An interrupted log is kept: offer to go on with it rather than lose it.
+        choice = [[(t("flow.resume", lang), "mf:goto:resume"),
+                   (t("flow.restart", lang), "mf:goto:restart")]]  # fmt: skip
+        await reply(update, t("flow.pending", lang), keyboard(choice))
+        return
+    await _start(update, context, new_message=True)
+
+
+async def _start(update: Update, context: BotContext, *, new_message: bool) -> None:
+    actor = context.actor
     payload: dict[str, Any] = {**dict.fromkeys(FIELDS), "evidence": []}
     if actor.role is not Role.DISTRICT_ADMIN:
         payload["street_id"] = actor.street_id  # an officer logs for their own street
     payload["step"] = "kind"
     await _store(context, payload)
-    await _ask(update, context, payload, new_message=True)
+    await _ask(update, context, payload, new_message=new_message)
 
 
 async def cancel_command(update: Update, context: BotContext) -> None:
@@ -146,7 +162,13 @@ async def flow_pressed(update: Update, context: BotContext) -> None:
         await query.answer(t("button.stale", lang), show_alert=True)
         return
     admin = actor.role is Role.DISTRICT_ADMIN
-    if field == "goto" and value == "summary":
+    if field == "goto" and value == "restart":
+        await query.answer()
+        await _start(update, context, new_message=False)
+        return
+    if field == "goto" and value == "resume":
+        pass  # ask the question the draft waits for
+    elif field == "goto" and value == "summary":
         payload.update(step=None, editing=False)
     elif field == "goto":
         if value not in FIELDS or (value == "street_id" and not admin):

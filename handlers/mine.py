@@ -28,7 +28,7 @@ MINE_CALLBACK = r"^my:(e|d|dd):\d{1,9}$"
 async def mine_command(update: Update, context: BotContext) -> None:
     actor, lang = context.actor, context.lang
     if not is_private(update):
-        await reply(update, t("flow.private_only", lang))
+        await reply(update, t("flow.private_chat", lang))
         return
     async with context.db.session() as session:
         rows = await recent_meetings(

@@ -7,6 +7,7 @@ from telegram import Update
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import edit, esc, is_private, keyboard, reply, role_label
+from handlers.meeting_flow import START_PAYLOAD, meeting_command
 from models.enums import Language, Role
 from models.officers import InviteState, redeem_invite, set_language
 
@@ -18,6 +19,8 @@ async def start(update: Update, context: BotContext) -> None:
     if context.args and not is_private(update):
         # An invite is personal: redeeming it in a group would show the code to everyone.
         await reply(update, t("invite.private_only_redeem", actor.language))
+    elif context.args and context.args[0] == START_PAYLOAD and actor.role is not None:
+        await meeting_command(update, context)  # the group's "log it privately" link
     elif context.args:
         await _redeem(update, context, context.args[0])
     elif actor.role is None:

@@ -38,7 +38,7 @@ TYPED = ("summary", "next_step", "next_step_on")
 async def visit_command(update: Update, context: BotContext) -> None:
     actor, lang = context.actor, context.lang
     if not is_private(update):
-        await reply(update, t("flow.private_only", lang))
+        await reply(update, t("flow.private_chat", lang))
         return
     query = " ".join(context.args or []).strip()[:50]
     if not query:

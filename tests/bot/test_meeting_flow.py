@@ -134,6 +134,22 @@ async def test_a_restart_mid_conversation_resumes(demo_bot: Harness) -> None:
 
 async def test_logging_is_private(demo_bot: Harness) -> None:
     group = demo_bot.api.group_chat(-100700)
-    assert texts(await demo_bot.send(demo_bot.api.user(OFFICER_ID), "/meeting", group)) == [
-        seen("flow.private_only")
-    ]
+    [moved] = shown(await demo_bot.send(demo_bot.api.user(OFFICER_ID), "/meeting", group))
+    assert visible(moved["text"]) == seen("flow.private_only")
+    [button] = moved["reply_markup"]["inline_keyboard"][0]
+    assert button["url"] == f"https://t.me/{demo_bot.app.bot.username}?start=meeting"
+    # The link opens the private chat with /start meeting: the conversation starts there.
+    question = await say(demo_bot, "/start meeting")
+    assert visible(question["text"]) == seen("flow.ask.kind")
+
+
+async def test_an_interrupted_log_is_offered_back(demo_bot: Harness) -> None:
+    step = await press(demo_bot, await say(demo_bot, "/meeting"), "职工沟通会")
+    assert visible(step["text"]) == seen("flow.ask.held_on")
+    offer = await say(demo_bot, "/meeting")
+    assert visible(offer["text"]) == seen("flow.pending")
+    question = await press(demo_bot, offer, "▶️ 继续")
+    assert visible(question["text"]) == seen("flow.ask.held_on")
+    offer = await say(demo_bot, "/meeting")
+    question = await press(demo_bot, offer, "🔄 重新开始")
+    assert visible(question["text"]) == seen("flow.ask.kind")
