@@ -8,7 +8,7 @@ typed answers go to the step the draft is waiting for. /cancel drops the draft.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
@@ -25,6 +25,7 @@ from models.meetings import MAX_PLACE, MeetingInput, meeting_problems, read_coun
 from models.quicklog import read_date
 
 DRAFT = "meeting"
+IDLE = timedelta(minutes=30)  # a question left this long is no longer the conversation
 START_PAYLOAD = "meeting"  # t.me/<bot>?start=meeting opens /meeting in a private chat
 FIELDS = (
     "kind",
@@ -56,11 +57,20 @@ async def meeting_command(update: Update, context: BotContext) -> None:
         return
     if await _draft(context) is not None:
         # An interrupted log is kept: offer to go on with it rather than lose it.
-        choice = [[(t("flow.resume", lang), "mf:goto:resume"),
-                   (t("flow.restart", lang), "mf:goto:restart")]]  # fmt: skip
-        await reply(update, t("flow.pending", lang), keyboard(choice))
+        await reply(update, t("flow.pending", lang), _resume_buttons(lang))
         return
     await _start(update, context, new_message=True)
+
+
+def _resume_buttons(lang: Language) -> InlineKeyboardMarkup:
+    return keyboard(
+        [[(t("flow.resume", lang), "mf:goto:resume"), (t("flow.restart", lang), "mf:goto:restart")]]
+    )
+
+
+def _idle(payload: dict[str, Any], now: datetime) -> bool:
+    at = payload.get("at")
+    return at is not None and now - datetime.fromisoformat(at) > IDLE
 
 
 async def _start(update: Update, context: BotContext, *, new_message: bool) -> None:
@@ -86,6 +96,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
 
 
 async def _store(context: BotContext, payload: dict[str, Any]) -> None:
+    payload["at"] = context.now().isoformat()  # when the officer last answered
     async with context.db.session(write=True) as session:
         await save_draft(
             session=session, user_id=context.actor.user_id, kind=DRAFT, payload=payload,
@@ -225,6 +236,13 @@ async def typed_answer(update: Update, context: BotContext) -> bool:
     step = payload.get("step") if payload else None
     if payload is None or step not in TYPED:
         return False
+    if _idle(payload, context.now()):
+        # After a long pause the message is likely about something else: don't take it as
+        # the answer; the draft is kept and offered back.
+        await reply(update, t("flow.timed_out", lang), _resume_buttons(lang))
+        payload["at"] = context.now().isoformat()
+        await _store(context, payload)
+        return True
     text = message.text.strip()
     value: object = None
     error = None

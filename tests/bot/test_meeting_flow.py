@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -9,7 +10,7 @@ from sqlmodel import col, select
 from bot.fake_api import JSON, visible
 from bot.harness import Harness, alerts, shown, texts
 from models.enums import MeetingKind, VenueType
-from models.tables import Attachment, Meeting
+from models.tables import Attachment, Draft, Meeting
 from tests.conftest import OFFICER_ID, OFFICER_STREET, seen
 
 
@@ -153,3 +154,17 @@ async def test_an_interrupted_log_is_offered_back(demo_bot: Harness) -> None:
     offer = await say(demo_bot, "/meeting")
     question = await press(demo_bot, offer, "🔄 重新开始")
     assert visible(question["text"]) == seen("flow.ask.kind")
+
+
+async def test_an_idle_conversation_times_out_politely(demo_bot: Harness) -> None:
+    await press(demo_bot, await say(demo_bot, "/meeting"), "职工沟通会")
+    async with demo_bot.app.bot_data.db.session(write=True) as session:
+        draft = (await session.exec(select(Draft))).one()
+        an_hour_ago = datetime.fromisoformat(draft.payload["at"]) - timedelta(hours=1)
+        draft.payload = {**draft.payload, "at": an_hour_ago.isoformat()}
+        session.add(draft)
+    offer = await say(demo_bot, "3月5日")
+    assert visible(offer["text"]) == seen("flow.timed_out")
+    question = await press(demo_bot, offer, "▶️ 继续")
+    assert visible(question["text"]) == seen("flow.ask.held_on")
+    assert visible((await say(demo_bot, "3月5日"))["text"]) == seen("flow.ask.place")
