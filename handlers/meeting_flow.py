@@ -11,13 +11,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, PhotoSize, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.helpers import create_deep_linked_url
 
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import Button, edit, esc, grid, is_private, keyboard, reply
+from handlers.media import take_file
 from handlers.status_view import full_date
+from handlers.visits import visit_file
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Language, MeetingKind, Role, VenueType
 from models.geography import street_ids
@@ -38,8 +40,6 @@ FIELDS = (
     "notes",
     "evidence",
 )
-MAX_FILES = 20
-MAX_FILE_BYTES = 20 * 2**20  # the most a bot may download from Telegram
 TYPED = {"held_on", "place", "attendees", "new_members", "notes"}  # answered by a message
 FLOW_CALLBACK = (
     r"^mf:(kind|held_on|street_id|venue_type|new_members|notes|evidence|goto):[a-z_0-9-]{1,20}$"
@@ -330,37 +330,15 @@ def edit_buttons(context: BotContext) -> InlineKeyboardMarkup:
 
 
 async def file_received(update: Update, context: BotContext) -> None:
-    """Evidence (方案, 通知, 照片 …) for the meeting being logged: kept by its Telegram file id
-    now, copied to the media folder when the meeting is saved."""
-    message, lang = update.effective_message, context.lang
-    assert message is not None
+    """Evidence (方案, 通知, 照片 …) for the meeting or visit being logged: kept by its Telegram
+    file id now, copied to the media folder when the record is saved."""
     payload = await _draft(context)
     if payload is None or payload.get("step") != "evidence":
-        await reply(update, t("flow.no_file_expected", lang))
+        if not await visit_file(update, context):
+            await reply(update, t("flow.no_file_expected", context.lang))
         return
-    files: list[dict[str, str]] = payload.setdefault("evidence", []) or []
-    item: PhotoSize | Document
-    if message.photo:
-        item, size = message.photo[-1], message.photo[-1].file_size  # the largest rendition
-        kind = "photo"
-    elif message.document:
-        item, size, kind = message.document, message.document.file_size, "document"
-    else:  # a sticker, a voice message …: not evidence
-        await reply(
-            update, t("flow.not_a_file", lang), keyboard(await _choices(context, "evidence"))
-        )
-        return
-    if (size or 0) > MAX_FILE_BYTES:
-        await reply(
-            update, t("flow.file_too_big", lang), keyboard(await _choices(context, "evidence"))
-        )
-        return
-    if len(files) >= MAX_FILES:
-        await reply(update, t("flow.too_many_files", lang, max=MAX_FILES),
-                    keyboard(await _choices(context, "evidence")))  # fmt: skip
-        return
-    files.append({"media_kind": kind, "file_id": item.file_id, "unique_id": item.file_unique_id})
-    payload["evidence"] = files
-    await _store(context, payload)
-    await reply(update, t("flow.file_kept", lang, count=len(files)),
-                keyboard(await _choices(context, "evidence")))  # fmt: skip
+    more = keyboard(await _choices(context, "evidence"))
+    files = await take_file(update, context, payload.get("evidence") or [], more)
+    if files is not None:
+        payload["evidence"] = files
+        await _store(context, payload)

@@ -7,16 +7,13 @@ Callback data: "mt:save", "mt:cancel" — they act on the presser's own draft on
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 from telegram import Update
-from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import edit, esc, is_private, reply
 from handlers.fallback import unknown_message
+from handlers.media import keep_files
 from handlers.meeting_flow import (
     DRAFT,
     card_text,
@@ -33,7 +30,6 @@ from models.geography import street_ids
 from models.meetings import (
     MeetingInput,
     MeetingProblem,
-    file_kept,
     files_to_keep,
     meeting_problems,
     save_meeting,
@@ -43,7 +39,6 @@ from models.meetings import (
 from models.quicklog import parse_meeting
 
 CARD_CALLBACK = r"^mt:(save|edit|cancel)$"
-log = logging.getLogger(__name__)
 
 
 async def private_text(update: Update, context: BotContext) -> None:
@@ -150,28 +145,8 @@ async def card_pressed(update: Update, context: BotContext) -> None:
           kind=t(f"meeting_kind.{meeting.kind.value}", lang)),
     )  # fmt: skip
     assert saved.id is not None
-    await keep_files(context, saved.id)
-
-
-async def keep_files(context: BotContext, meeting_id: int) -> None:
-    """Copy a saved meeting's files from Telegram into MEDIA_DIR, so the record outlives the
-    chat. The meeting is saved already: a file that can't be fetched now keeps its Telegram
-    id (and is logged), it never undoes the meeting."""
-    folder = context.bot_data.settings.media_dir / "meetings" / str(meeting_id)
     async with context.db.session() as session:
-        pending = await files_to_keep(session=session, meeting_id=meeting_id)
-    for attachment in pending:
-        assert attachment.id is not None
-        try:
-            remote = await context.bot.get_file(attachment.telegram_file_id)
-            suffix = Path(remote.file_path or "").suffix or (
-                ".jpg" if attachment.media_kind == "photo" else ""
-            )
-            path = folder / f"{attachment.telegram_file_unique_id}{suffix}"
-            folder.mkdir(parents=True, exist_ok=True)
-            await remote.download_to_drive(path)
-        except (TelegramError, OSError) as exc:
-            log.warning("meeting %s: file %s not copied: %s", meeting_id, attachment.id, exc)
-            continue
-        async with context.db.session(write=True) as session:
-            await file_kept(session=session, attachment_id=attachment.id, path=str(path))
+        pending = await files_to_keep(session=session, meeting_id=saved.id)
+    await keep_files(
+        context, context.bot_data.settings.media_dir / "meetings" / str(saved.id), pending
+    )

@@ -11,14 +11,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import Button, esc, grid, is_private, keyboard, reply
+from handlers.media import keep_files, take_file
 from handlers.status_view import number
 from handlers.units import show_card
 from models.drafts import drop_draft, load_draft, save_draft
+from models.enums import Language
+from models.meetings import files_to_keep
 from models.units import can_move_ledger, find_units, unit_card
 from models.visits import (
     MAX_NEXT_STEP,
@@ -30,7 +33,7 @@ from models.visits import (
 
 DRAFT = "visit"
 VISIT_CALLBACK = (
-    r"^vs:(u:\d{1,9}|p:(visit|briefing|letter|follow_up)|skip:(next_step|next_step_on))$"
+    r"^vs:(u:\d{1,9}|p:(visit|briefing|letter|follow_up)|skip:(next_step|next_step_on|evidence))$"
 )
 TYPED = ("summary", "next_step", "next_step_on")
 
@@ -93,9 +96,11 @@ async def visit_pressed(update: Update, context: BotContext) -> None:
     await query.answer()
     if field == "p":
         payload.update(purpose=value, step="summary")
+    elif value == "evidence":
+        payload["step"] = None  # 完成: the files, if any, are in the draft already
     else:
         payload[value] = None
-        payload["step"] = "next_step_on" if value == "next_step" else None
+        payload["step"] = "next_step_on" if value == "next_step" else "evidence"
     await _advance(update, context, payload)
 
 
@@ -104,23 +109,48 @@ async def _advance(update: Update, context: BotContext, payload: dict[str, Any])
     lang, step = context.lang, payload["step"]
     if step is not None:
         await _store(context, payload)
-        skip = [[(t("flow.skip", lang), f"vs:skip:{step}")]] if step != "summary" else []
-        await reply(update, t(f"visit.ask.{step}", lang), keyboard(skip) if skip else None)
+        await reply(update, t(f"visit.ask.{step}", lang), _buttons(step, lang))
         return
     actor = context.actor
     on = context.bot_data.clock.today()
     async with context.db.session(write=True) as session:
-        await log_unit_visit(
+        visit = await log_unit_visit(
             session=session, unit_id=payload["unit_id"], street_id=payload["street_id"],
             purpose=VisitPurpose(payload["purpose"]), summary=payload["summary"],
             next_step=payload.get("next_step"),
             next_step_on=date.fromisoformat(payload["next_step_on"])
             if payload.get("next_step_on") else None,
             by_user_id=actor.user_id, on=on, now=context.now(),
+            evidence=tuple(payload.get("evidence") or ()),
         )  # fmt: skip
         await drop_draft(session=session, user_id=actor.user_id, kind=DRAFT)
+        pending = await files_to_keep(session=session, visit_id=visit.id)
     await reply(update, t("visit.saved", lang, name=esc(payload["name"])))
     await show_card(update, context, payload["unit_id"])
+    folder = context.bot_data.settings.media_dir / "visits" / str(visit.id)
+    await keep_files(context, folder, pending)
+
+
+def _buttons(step: str, lang: Language) -> InlineKeyboardMarkup | None:
+    if step == "summary":
+        return None
+    label = t("flow.done" if step == "evidence" else "flow.skip", lang)
+    return keyboard([[(label, f"vs:skip:{step}")]])
+
+
+async def visit_file(update: Update, context: BotContext) -> bool:
+    """A photo or document for the visit being logged; False if no visit waits for one."""
+    async with context.db.session() as session:
+        payload = await load_draft(session=session, user_id=context.actor.user_id, kind=DRAFT)
+    if payload is None or payload.get("step") != "evidence":
+        return False
+    more = _buttons("evidence", context.lang)
+    assert more is not None
+    files = await take_file(update, context, payload.get("evidence") or [], more)
+    if files is not None:
+        payload["evidence"] = files
+        await _store(context, payload)
+    return True
 
 
 async def visit_answer(update: Update, context: BotContext) -> bool:
@@ -139,7 +169,7 @@ async def visit_answer(update: Update, context: BotContext) -> bool:
         if found is None:
             await reply(update, f"{t('visit.bad_date', lang)}\n{t('visit.ask.next_step_on', lang)}")
             return True
-        payload["next_step_on"], payload["step"] = found.isoformat(), None
+        payload["next_step_on"], payload["step"] = found.isoformat(), "evidence"
     else:
         limit = MAX_SUMMARY if step == "summary" else MAX_NEXT_STEP
         if not text or len(text) > limit:

@@ -100,17 +100,16 @@ async def save_meeting(
     return row
 
 
-async def files_to_keep(*, session: AsyncSession, meeting_id: int) -> list[Attachment]:
-    """A meeting's files not yet copied to the media folder."""
-    return list(
-        (
-            await session.exec(
-                select(Attachment).where(
-                    Attachment.meeting_id == meeting_id, col(Attachment.local_path).is_(None)
-                )
-            )
-        ).all()
-    )
+async def files_to_keep(
+    *, session: AsyncSession, meeting_id: int | None = None, visit_id: int | None = None
+) -> list[Attachment]:
+    """A meeting's (or a visit's) files not yet copied to the media folder."""
+    owner = (
+        Attachment.meeting_id == meeting_id if meeting_id is not None
+        else Attachment.visit_id == visit_id
+    )  # fmt: skip
+    query = select(Attachment).where(owner, col(Attachment.local_path).is_(None))
+    return list((await session.exec(query)).all())
 
 
 async def file_kept(*, session: AsyncSession, attachment_id: int, path: str) -> None:

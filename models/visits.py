@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit
 from models.enums import VisitKind
 from models.plan import Plan
-from models.tables import Visit
+from models.tables import Attachment, Visit
 
 
 async def log_guidance(
@@ -87,6 +87,7 @@ async def log_unit_visit(
     by_user_id: int,
     on: date,
     now: datetime,
+    evidence: tuple[dict[str, str], ...] = (),
 ) -> Visit:
     visit = Visit(
         kind=VisitKind.UNIT, street_id=street_id, unit_id=unit_id, officer_user_id=by_user_id,
@@ -102,6 +103,13 @@ async def log_unit_visit(
         after={"unit_id": unit_id, "purpose": purpose.value, "on": on.isoformat(),
                "next_step_on": next_step_on.isoformat() if next_step_on else None},
     )  # fmt: skip
+    for item in evidence:
+        session.add(
+            Attachment(
+                visit_id=visit.id, media_kind=item["media_kind"], telegram_file_id=item["file_id"],
+                telegram_file_unique_id=item["unique_id"], created_at=now,
+            )
+        )  # fmt: skip
     return visit
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -10,12 +11,16 @@ from sqlmodel import select
 from bot.fake_api import JSON, buttons, visible
 from bot.harness import Harness, alerts, shown, texts
 from models.enums import VisitKind
-from models.tables import Visit
+from models.tables import Attachment, Visit
 from models.visits import read_follow_up_date
 from tests.bot.test_units import largest_open_unit
 from tests.conftest import OFFICER_ID, OFFICER_STREET, OTHER_OFFICER_ID, seen
 
 TODAY = date(2018, 3, 15)
+
+
+def read(path: str) -> bytes:
+    return Path(path).read_bytes()
 
 
 async def visits(bot: Harness) -> list[Visit]:
@@ -40,7 +45,11 @@ async def test_a_visit_ends_on_the_units_card(demo_bot: Harness) -> None:
     assert texts(await demo_bot.send(officer, "明天")) == [
         f"{seen('visit.bad_date')}\n{seen('visit.ask.next_step_on')}"
     ]
-    saved, card = await say(demo_bot, "3月22日")
+    [evidence] = await say(demo_bot, "3月22日")
+    assert visible(evidence["text"]) == seen("visit.ask.evidence")
+    [kept] = shown(await demo_bot.process(demo_bot.api.file_update(user=officer, data=b"receipt")))
+    assert visible(kept["text"]) == seen("flow.file_kept", count=1)
+    saved, card = shown(await demo_bot.press(officer, kept, "✅ 完成"))
     assert visible(saved["text"]) == seen("visit.saved", name=unit.name)
     assert "· 2018年3月15日 发放组建函 与法人沟通" in visible(card["text"])
     assert buttons(card)[0][0] == seen("unit.advance", stage="已发组建函")
@@ -48,6 +57,11 @@ async def test_a_visit_ends_on_the_units_card(demo_bot: Harness) -> None:
     assert (visit.kind, visit.unit_id, visit.purpose, visit.next_step_on) == (
         VisitKind.UNIT, unit.id, "letter", date(2018, 3, 22)
     )  # fmt: skip
+    async with demo_bot.app.bot_data.db.session() as session:
+        [photo] = (
+            await session.exec(select(Attachment).where(Attachment.visit_id == visit.id))
+        ).all()
+    assert photo.local_path and read(photo.local_path) == b"receipt"
 
 
 async def test_skipping_and_other_streets(demo_bot: Harness) -> None:
@@ -66,7 +80,8 @@ async def test_skipping_and_other_streets(demo_bot: Harness) -> None:
     await demo_bot.press(officer, purpose, "走访")
     [next_question] = await say(demo_bot, "企业暂无意向")
     [date_question] = shown(await demo_bot.press(officer, next_question, "跳过"))
-    saved, _card = shown(await demo_bot.press(officer, date_question, "跳过"))
+    [evidence] = shown(await demo_bot.press(officer, date_question, "跳过"))
+    saved, _card = shown(await demo_bot.press(officer, evidence, "✅ 完成"))
     assert visible(saved["text"]) == seen("visit.saved", name=unit.name)
     [visit] = await visits(demo_bot)
     assert (visit.next_step, visit.next_step_on) == (None, None)

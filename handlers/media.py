@@ -1,0 +1,72 @@
+"""Evidence files: taken from a message while logging, and copied from Telegram into
+MEDIA_DIR once the record they belong to is saved, so the record outlives the chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from telegram import Document, InlineKeyboardMarkup, PhotoSize, Update
+from telegram.error import TelegramError
+
+from bot.context import BotContext
+from bot.texts import t
+from handlers.common import reply
+from models.meetings import file_kept
+from models.tables import Attachment
+
+MAX_FILES = 20
+MAX_FILE_BYTES = 20 * 2**20  # the most a bot may download from Telegram
+log = logging.getLogger(__name__)
+
+Evidence = dict[str, str]  # media_kind, file_id, unique_id: what a draft keeps of a file
+
+
+async def take_file(
+    update: Update, context: BotContext, files: list[Evidence], more: InlineKeyboardMarkup
+) -> list[Evidence] | None:
+    """The files with this message's photo or document added, after telling the user; None
+    (and a message saying why) for a sticker, a file too big, or one too many."""
+    message, lang = update.effective_message, context.lang
+    assert message is not None
+    item: PhotoSize | Document
+    if message.photo:
+        item, kind = message.photo[-1], "photo"  # the largest rendition
+    elif message.document:
+        item, kind = message.document, "document"
+    else:  # a sticker, a voice message …: not evidence
+        await reply(update, t("flow.not_a_file", lang), more)
+        return None
+    if (item.file_size or 0) > MAX_FILE_BYTES:
+        await reply(update, t("flow.file_too_big", lang), more)
+        return None
+    if len(files) >= MAX_FILES:
+        await reply(update, t("flow.too_many_files", lang, max=MAX_FILES), more)
+        return None
+    files = [
+        *files,
+        {"media_kind": kind, "file_id": item.file_id, "unique_id": item.file_unique_id},
+    ]
+    await reply(update, t("flow.file_kept", lang, count=len(files)), more)
+    return files
+
+
+async def keep_files(context: BotContext, folder: Path, pending: list[Attachment]) -> None:
+    """Copy saved files into `folder`. The record is saved already: a file that can't be
+    fetched now keeps its Telegram id (and is logged); it never undoes the record."""
+    for attachment in pending:
+        assert attachment.id is not None
+        try:
+            remote = await context.bot.get_file(attachment.telegram_file_id)
+            suffix = Path(remote.file_path or "").suffix or (
+                ".jpg" if attachment.media_kind == "photo" else ""
+            )
+            path = folder / f"{attachment.telegram_file_unique_id}{suffix}"
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            await remote.download_to_drive(path)
+        except (TelegramError, OSError) as exc:
+            log.warning("%s: file %s not copied: %s", folder, attachment.id, exc)
+            continue
+        async with context.db.session(write=True) as session:
+            await file_kept(session=session, attachment_id=attachment.id, path=str(path))
