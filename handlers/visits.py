@@ -21,8 +21,15 @@ from handlers.status_view import number
 from handlers.units import show_card
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Language
-from models.meetings import files_to_keep
-from models.units import can_move_ledger, find_units, unit_card
+from models.meetings import files_to_keep, read_count
+from models.units import (
+    MAX_UNIT_NAME,
+    NewUnitProblem,
+    add_unit,
+    can_move_ledger,
+    find_units,
+    unit_card,
+)
 from models.visits import (
     MAX_NEXT_STEP,
     MAX_SUMMARY,
@@ -33,9 +40,10 @@ from models.visits import (
 
 DRAFT = "visit"
 VISIT_CALLBACK = (
-    r"^vs:(u:\d{1,9}|p:(visit|briefing|letter|follow_up)|skip:(next_step|next_step_on|evidence))$"
+    r"^vs:(new|u:\d{1,9}|p:(visit|briefing|letter|follow_up)"
+    r"|skip:(next_step|next_step_on|evidence))$"
 )
-TYPED = ("summary", "next_step", "next_step_on")
+TYPED = ("new_name", "new_code", "new_headcount", "summary", "next_step", "next_step_on")
 
 
 async def visit_command(update: Update, context: BotContext) -> None:
@@ -52,7 +60,9 @@ async def visit_command(update: Update, context: BotContext) -> None:
             session=session, query=query, street_id=None if actor.is_admin else actor.street_id
         )
     if not found:
-        await reply(update, t("unit.not_found", lang, query=esc(query)))
+        # Field work finds units no list has: an officer may add one, then log the visit.
+        offer = keyboard([[(t("visit.add_unit", lang), "vs:new")]]) if actor.street_id else None
+        await reply(update, t("unit.not_found", lang, query=esc(query)), offer)
         return
     buttons: list[Button] = [
         (f"{line.name} · {number(line.headcount)}", f"vs:u:{line.unit_id}") for line in found
@@ -71,7 +81,14 @@ async def _store(context: BotContext, payload: dict[str, Any]) -> None:
 async def visit_pressed(update: Update, context: BotContext) -> None:
     query, actor, lang = update.callback_query, context.actor, context.lang
     assert query is not None and query.data is not None
-    _, field, value = query.data.split(":")
+    _, field, value = [*query.data.split(":"), ""][:3]
+    if field == "new":
+        if actor.street_id is None:
+            await query.answer(t("card.refused", lang), show_alert=True)
+            return
+        await query.answer()
+        await _advance(update, context, {"step": "new_name"})
+        return
     if field == "u":
         async with context.db.session() as session:
             card = await unit_card(session=session, plan=context.plan, unit_id=int(value))
@@ -164,6 +181,9 @@ async def visit_answer(update: Update, context: BotContext) -> bool:
     if payload is None or step not in TYPED:
         return False
     text = message.text.strip()
+    if step in ("new_name", "new_code", "new_headcount"):
+        await _new_unit_answer(update, context, payload, step, text)
+        return True
     if step == "next_step_on":
         found = read_follow_up_date(text, today=context.bot_data.clock.today())
         if found is None:
@@ -179,3 +199,48 @@ async def visit_answer(update: Update, context: BotContext) -> bool:
         payload["step"] = "next_step" if step == "summary" else "next_step_on"
     await _advance(update, context, payload)
     return True
+
+
+async def _new_unit_answer(
+    update: Update, context: BotContext, payload: dict[str, Any], step: str, text: str
+) -> None:
+    """Name, credit code, headcount of a unit to add; then the visit goes on as usual."""
+    lang, actor = context.lang, context.actor
+    if step == "new_name":
+        payload.update(new_name=text[:MAX_UNIT_NAME], step="new_code")
+    elif step == "new_code":
+        payload.update(new_code=text.upper(), step="new_headcount")
+    else:
+        headcount = read_count(text)
+        if headcount is None:
+            await reply(
+                update, f"{t('flow.bad_number', lang)}\n{t('visit.ask.new_headcount', lang)}"
+            )
+            return
+        assert actor.street_id is not None
+        async with context.db.session(write=True) as session:
+            added = await add_unit(
+                session=session, plan=context.plan, name=payload["new_name"],
+                credit_code=payload["new_code"], street_id=actor.street_id, headcount=headcount,
+                by_user_id=actor.user_id, now=context.now(), today=context.bot_data.clock.today(),
+            )  # fmt: skip
+        if isinstance(added, NewUnitProblem):
+            # Back to the field that is wrong; what was right is kept.
+            payload["step"] = "new_name" if added is NewUnitProblem.BAD_NAME else "new_code"
+            await _store(context, payload)
+            why, again = (
+                t(f"visit.new_unit.{added.value}", lang),
+                t(f"visit.ask.{payload['step']}", lang),
+            )
+            await reply(update, f"{why}\n{again}")
+            return
+        assert added.id is not None
+        payload = {"unit_id": added.id, "street_id": added.street_id, "name": added.name,
+                   "step": "purpose"}  # fmt: skip
+        await _store(context, payload)
+        purposes = [(t(f"purpose.{p.value}", lang), f"vs:p:{p.value}") for p in VisitPurpose]
+        await reply(update, t("visit.unit_added", lang, name=esc(added.name)))
+        await reply(update, t("visit.ask.purpose", lang, name=esc(added.name)),
+                    keyboard(grid(purposes, 2)))  # fmt: skip
+        return
+    await _advance(update, context, payload)

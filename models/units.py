@@ -5,17 +5,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
+from models.credit_code import is_valid_credit_code
 from models.enums import LedgerOutcome, LedgerStage, Ownership, Role, UnitStatus
 from models.plan import Plan, Range
 from models.rules import is_unionised, responsibility_tier, size_band
 from models.tables import LedgerEntry, LedgerStageChange, Officer, Street, Unit, Visit, Zone
 
+MAX_UNIT_NAME = 128  # Unit.name
 PAGE_SIZE = 8  # lines that fit a phone screen with their buttons
 
 
@@ -282,3 +286,51 @@ def can_move_ledger(*, role: Role | None, own_street_id: int | None, street_id: 
     if role is Role.DISTRICT_ADMIN:
         return True
     return role is Role.STREET_OFFICER and street_id == own_street_id
+
+
+class NewUnitProblem(StrEnum):
+    BAD_CODE = "bad_code"  # not a valid 统一社会信用代码 (GB 32100 check character)
+    DUPLICATE = "duplicate"  # a unit with this code is already known
+    BAD_NAME = "bad_name"
+
+
+async def add_unit(
+    *,
+    session: AsyncSession,
+    plan: Plan,
+    name: str,
+    credit_code: str,
+    street_id: int,
+    headcount: int,
+    by_user_id: int,
+    now: datetime,
+    today: date,
+) -> Unit | NewUnitProblem:
+    """A unit found in the field that no list had: into the target base, and onto the ledger
+    (摸底走访) when it is a ≥100 unit, so it counts from now on."""
+    name, credit_code = name.strip(), credit_code.strip().upper()
+    if not 2 <= len(name) <= MAX_UNIT_NAME:
+        return NewUnitProblem.BAD_NAME
+    if not is_valid_credit_code(credit_code):
+        return NewUnitProblem.BAD_CODE
+    if (await session.exec(select(Unit.id).where(Unit.credit_code == credit_code))).first():
+        return NewUnitProblem.DUPLICATE
+    unit = Unit(name=name, credit_code=credit_code, street_id=street_id, tax_headcount=headcount)
+    session.add(unit)
+    await session.flush()
+    assert unit.id is not None
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="unit.create", entity="unit",
+        entity_id=unit.id, after={"name": name, "credit_code": credit_code,
+                                  "street_id": street_id, "tax_headcount": headcount},
+    )  # fmt: skip
+    if headcount >= plan.targets.unionise_100_plus.min_headcount:
+        entry = LedgerEntry(unit_id=unit.id, street_id=street_id, opened_on=today)
+        session.add(entry)
+        await session.flush()
+        assert entry.id is not None
+        session.add(
+            LedgerStageChange(entry_id=entry.id, to_stage=LedgerStage.SURVEYED, at=now,
+                              by_user_id=by_user_id)
+        )  # fmt: skip
+    return unit

@@ -10,11 +10,12 @@ from sqlmodel import select
 
 from bot.fake_api import JSON, buttons, visible
 from bot.harness import Harness, alerts, shown, texts
+from models.credit_code import credit_code_check_char
 from models.enums import VisitKind
 from models.tables import Attachment, Visit
 from models.visits import read_follow_up_date
 from tests.bot.test_units import largest_open_unit
-from tests.conftest import OFFICER_ID, OFFICER_STREET, OTHER_OFFICER_ID, seen
+from tests.conftest import ADMIN_ID, OFFICER_ID, OFFICER_STREET, OTHER_OFFICER_ID, seen
 
 TODAY = date(2018, 3, 15)
 
@@ -108,3 +109,34 @@ async def test_skipping_and_other_streets(demo_bot: Harness) -> None:
 )
 def test_follow_up_dates(typed: str, expected: date | None) -> None:
     assert read_follow_up_date(typed, today=TODAY) == expected
+
+
+async def test_a_unit_found_in_the_field_is_added_then_visited(demo_bot: Harness) -> None:
+    officer = demo_bot.api.user(OFFICER_ID)
+    body = "91110111MA01XKD12"
+    code = body + credit_code_check_char(body)
+    wrong = body + ("1" if code[-1] != "1" else "2")  # a check character that doesn't fit
+    [missing] = await say(demo_bot, "/visit 新发现物流")
+    assert visible(missing["text"]) == seen("unit.not_found", query="新发现物流")
+    [question] = shown(await demo_bot.press(officer, missing, "➕ 添加这家单位"))
+    assert visible(question["text"]) == seen("visit.ask.new_name")
+    await say(demo_bot, "北京新发现物流有限公司")
+    await say(demo_bot, wrong)
+    [refused] = await say(demo_bot, "120人")
+    assert visible(refused["text"]) == (
+        f"{seen('visit.new_unit.bad_code')}\n{seen('visit.ask.new_code')}"
+    )
+    await say(demo_bot, code)
+    added, purpose = await say(demo_bot, "120")
+    assert visible(added["text"]) == seen("visit.unit_added", name="北京新发现物流有限公司")
+    assert visible(purpose["text"]) == seen("visit.ask.purpose", name="北京新发现物流有限公司")
+    [status] = texts(await demo_bot.send(demo_bot.api.user(ADMIN_ID), "/status"))
+    assert "共 391 家，已建会 186 家，建会率 47.57%（目标 ≥53%）" in status.splitlines()
+    assert "未建会 205 家，其中明细表内 198 家" in status.splitlines()
+    # The same code again is refused: the unit is known now.
+    [missing] = await say(demo_bot, "/visit 不存在的单位")
+    await demo_bot.press(officer, missing, "➕ 添加这家单位")
+    await say(demo_bot, "北京另一家公司")
+    await say(demo_bot, code)
+    [duplicate] = await say(demo_bot, "150")
+    assert visible(duplicate["text"]).startswith(seen("visit.new_unit.duplicate"))
