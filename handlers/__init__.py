@@ -49,6 +49,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.close_pressed, pattern=units.CLOSE_CALLBACK))
+    app.add_handler(CallbackQueryHandler(units.evidence_done, pattern=units.EVIDENCE_CALLBACK))
     app.add_handler(CommandHandler("mine", mine.mine_command))
     app.add_handler(CallbackQueryHandler(mine.mine_pressed, pattern=mine.MINE_CALLBACK))
     app.add_handler(CommandHandler("visit", visits.visit_command))

@@ -19,6 +19,7 @@ from bot.texts import t
 from handlers.common import Button, edit, esc, grid, is_private, keyboard, reply
 from handlers.media import take_file
 from handlers.status_view import full_date
+from handlers.units import stage_file
 from handlers.visits import visit_file
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Language, MeetingKind, Role, VenueType
@@ -88,7 +89,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         # Whatever waits for this user's answer: a meeting, a ledger move's reason, a visit.
         dropped = any(
             [await drop_draft(session=session, user_id=context.actor.user_id, kind=kind)
-             for kind in (DRAFT, "ledger", "visit")]
+             for kind in (DRAFT, "ledger", "visit", "stage")]
         )  # fmt: skip
     await reply(
         update, t("meeting.cancelled" if dropped else "flow.nothing_to_cancel", context.lang)
@@ -334,7 +335,7 @@ async def file_received(update: Update, context: BotContext) -> None:
     file id now, copied to the media folder when the record is saved."""
     payload = await _draft(context)
     if payload is None or payload.get("step") != "evidence":
-        if not await visit_file(update, context):
+        if not await visit_file(update, context) and not await stage_file(update, context):
             await reply(update, t("flow.no_file_expected", context.lang))
         return
     more = keyboard(await _choices(context, "evidence"))

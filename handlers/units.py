@@ -12,15 +12,25 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import Button, edit, esc, grid, keyboard, reply
+from handlers.media import keep_files, take_file
 from handlers.status_view import card_text, number, stage_label
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import LedgerOutcome, LedgerStage, UnitStatus
-from models.ledger import STAGES, Refusal, advance_stage, close_entry
+from models.ledger import (
+    STAGES,
+    Refusal,
+    add_step_evidence,
+    advance_stage,
+    close_entry,
+    latest_step,
+)
 from models.units import UnitCard, can_move_ledger, can_see_units, find_units, unit_card
 
 CARD_CALLBACK = r"^un:\d{1,9}$"
 CLOSE_CALLBACK = r"^uo:\d{1,9}:(obstructed|moved_out|closed)$"
 REASON_DRAFT = "ledger"
+EVIDENCE_DRAFT = "stage"  # waiting for the evidence of a ledger step
+EVIDENCE_CALLBACK = r"^ue:done$"
 # How an entry leaves the ledger other than by a write-off, and what it does to the unit.
 CLOSE = {
     "obstructed": (LedgerOutcome.OBSTRUCTED, None),
@@ -136,12 +146,20 @@ async def advance_pressed(update: Update, context: BotContext) -> None:
         return
     card = await _card(context, unit_id)
     assert card is not None
+    async with context.db.session(write=True) as session:
+        step_id = await latest_step(session=session, unit_id=unit_id)
+        # The next photos or files in this chat are this step's evidence (发函, 批复, 法人证).
+        await save_draft(
+            session=session, user_id=actor.user_id, kind=EVIDENCE_DRAFT,
+            payload={"step_id": step_id, "files": []}, now=context.now(),
+        )  # fmt: skip
     done = card.outcome is LedgerOutcome.WRITTEN_OFF
     await query.answer(
         t("unit.written_off", lang, name=card.name) if done
         else t("unit.advanced", lang, stage=stage_label(to, lang))
     )  # fmt: skip
     await edit(update, card_text(card, lang, context.plan.zone), _actions(context, card))
+    await reply(update, t("unit.evidence", lang, stage=stage_label(to, lang)), _evidence_done(lang))
 
 
 async def close_pressed(update: Update, context: BotContext) -> None:
@@ -199,3 +217,39 @@ async def reason_answer(update: Update, context: BotContext) -> bool:
         return True
     await _show(update, context, unit_id, new_message=True)
     return True
+
+
+def _evidence_done(lang: str) -> InlineKeyboardMarkup:
+    return keyboard([[(t("flow.done", lang), "ue:done")]])
+
+
+async def stage_file(update: Update, context: BotContext) -> bool:
+    """A photo or document as the evidence of the ledger step just made; False if none waits."""
+    actor = context.actor
+    async with context.db.session() as session:
+        pending = await load_draft(session=session, user_id=actor.user_id, kind=EVIDENCE_DRAFT)
+    if pending is None or pending.get("step_id") is None:
+        return False
+    kept = await take_file(update, context, pending.get("files", []), _evidence_done(context.lang))
+    if kept is None:
+        return True
+    async with context.db.session(write=True) as session:
+        attachment = await add_step_evidence(
+            session=session, step_id=int(pending["step_id"]), evidence=kept[-1], now=context.now()
+        )
+        await save_draft(
+            session=session, user_id=actor.user_id, kind=EVIDENCE_DRAFT,
+            payload={**pending, "files": kept}, now=context.now(),
+        )  # fmt: skip
+    folder = context.bot_data.settings.media_dir / "ledger" / str(pending["step_id"])
+    await keep_files(context, folder, [attachment])
+    return True
+
+
+async def evidence_done(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    async with context.db.session(write=True) as session:
+        await drop_draft(session=session, user_id=context.actor.user_id, kind=EVIDENCE_DRAFT)
+    await query.answer()
+    await edit(update, t("unit.evidence_done", context.lang))

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
 from models.enums import LedgerOutcome, LedgerStage, UnitStatus
 from models.rules import is_unionised
-from models.tables import LedgerEntry, LedgerStageChange, Unit
+from models.tables import Attachment, LedgerEntry, LedgerStageChange, Unit
 
 STAGES = list(LedgerStage)
 MAX_REASON = 500  # LedgerEntry.outcome_reason
@@ -234,3 +234,30 @@ async def _write_off(
         before={"stage": from_stage.value, "outcome": LedgerOutcome.OPEN.value},
         after={"stage": LedgerStage.CERTIFIED.value, "outcome": LedgerOutcome.WRITTEN_OFF.value},
     )  # fmt: skip
+
+
+async def latest_step(*, session: AsyncSession, unit_id: int) -> int | None:
+    """The id of the newest step in a unit's ledger history (the one evidence belongs to)."""
+    entry = await _entry(session, unit_id)
+    if entry is None:
+        return None
+    return (
+        await session.exec(
+            select(LedgerStageChange.id)
+            .where(LedgerStageChange.entry_id == entry.id)
+            .order_by(col(LedgerStageChange.id).desc())
+        )
+    ).first()
+
+
+async def add_step_evidence(
+    *, session: AsyncSession, step_id: int, evidence: dict[str, str], now: datetime
+) -> Attachment:
+    attachment = Attachment(
+        stage_change_id=step_id, media_kind=evidence["media_kind"],
+        telegram_file_id=evidence["file_id"], telegram_file_unique_id=evidence["unique_id"],
+        created_at=now,
+    )  # fmt: skip
+    session.add(attachment)
+    await session.flush()
+    return attachment

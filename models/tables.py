@@ -180,6 +180,10 @@ class Attachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id", index=True)
     visit_id: int | None = Field(default=None, foreign_key="visit.id", index=True)
+    # A ledger step's evidence: the letter, the approvals, the certificate.
+    stage_change_id: int | None = Field(
+        default=None, foreign_key="ledgerstagechange.id", index=True
+    )
     media_kind: str = Field(max_length=16)  # photo | document
     evidence: str | None = Field(default=None, max_length=32)
     telegram_file_id: str = Field(max_length=256)

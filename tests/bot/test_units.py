@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import col, select
 
 from bot.fake_api import JSON, buttons, visible
 from bot.harness import Harness, alerts, shown, texts
-from models.tables import Street, Unit
+from models.tables import Attachment, Street, Unit
 from tests.conftest import ADMIN_ID, OFFICER_ID, OFFICER_STREET, OTHER_OFFICER_ID, seen
+
+
+def read(path: str) -> bytes:
+    return Path(path).read_bytes()
 
 
 async def largest_open_unit(bot: Harness, street: str) -> Unit:
@@ -43,13 +49,22 @@ async def test_an_officer_moves_a_unit_to_a_write_off_by_buttons(demo_bot: Harne
         label = buttons(card)[0][0]
         assert label == seen("unit.advance", stage=stage)
         calls = await demo_bot.press(officer, card, label)
-        [card] = shown(calls)
+        card, offer = shown(calls)
+        assert visible(offer["text"]) == seen("unit.evidence", stage=stage)
+        if stage == "法人证":  # the certificate, photographed
+            update = demo_bot.api.file_update(user=officer, data=b"certificate scan")
+            [kept] = shown(await demo_bot.process(update))
+            assert visible(kept["text"]) == seen("flow.file_kept", count=1)
     assert alerts(calls) == [seen("unit.written_off", name=unit.name)]
     assert buttons(card) == []  # written off: nothing more to do
     text = visible(card["text"])
     assert "完成标准：会员系统采集 ✅ · 法人证 ✅" in text
     assert "✅ 已于 2018年3月15日 建会" in text
     assert "还差 9 家" in await remaining_in_street(demo_bot)
+    async with demo_bot.app.bot_data.db.session() as session:
+        [evidence] = (await session.exec(select(Attachment))).all()
+    assert evidence.stage_change_id is not None and evidence.local_path
+    assert read(evidence.local_path) == b"certificate scan"
     # The first card's button again: refused, nothing changes.
     calls = await demo_bot.press(officer, stale, seen("unit.advance", stage="已发组建函"))
     assert alerts(calls) == [seen("refusal.closed")]
