@@ -52,6 +52,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(units.evidence_done, pattern=units.EVIDENCE_CALLBACK))
     app.add_handler(CommandHandler("mine", mine.mine_command))
     app.add_handler(CallbackQueryHandler(mine.mine_pressed, pattern=mine.MINE_CALLBACK))
+    app.add_handler(CallbackQueryHandler(mine.visit_pressed, pattern=mine.VISIT_CALLBACK))
     app.add_handler(CommandHandler("visit", visits.visit_command))
     app.add_handler(CallbackQueryHandler(visits.visit_pressed, pattern=visits.VISIT_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))

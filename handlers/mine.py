@@ -20,9 +20,11 @@ from handlers.status_view import day
 from models.drafts import save_draft
 from models.geography import street_ids
 from models.meetings import delete_meeting, may_change, recent_meetings
-from models.tables import Meeting
+from models.tables import Meeting, Visit
+from models.visits import delete_visit, may_change_visit, recent_unit_visits
 
 MINE_CALLBACK = r"^my:(e|d|dd):\d{1,9}$"
+VISIT_CALLBACK = r"^mv:(d|dd):\d{1,9}$"  # visits: delete (a wrong visit is logged again)
 
 
 async def mine_command(update: Update, context: BotContext) -> None:
@@ -35,11 +37,20 @@ async def mine_command(update: Update, context: BotContext) -> None:
             session=session, user_id=actor.user_id, admin=actor.is_admin,
             today=context.bot_data.clock.today(),
         )  # fmt: skip
-    if not rows:
+        visits = await recent_unit_visits(
+            session=session, user_id=actor.user_id, admin=actor.is_admin,
+            today=context.bot_data.clock.today(),
+        )  # fmt: skip
+    if not rows and not visits:
         await reply(update, t("mine.empty", lang))
         return
     lines = [t("mine.title", lang)]
     buttons: list[Button] = []
+    for n, (visit, unit_name) in enumerate(visits, 1):
+        lines.append(
+            t("mine.visit_line", lang, n=n, date=day(visit.visited_on, lang), unit=esc(unit_name))
+        )
+        buttons.append((f"🗑 V{n}", f"mv:d:{visit.id}"))
     for n, row in enumerate(rows, 1):
         lines.append(
             t("mine.line", lang, n=n, date=day(row.held_on, lang),
@@ -88,3 +99,29 @@ async def mine_pressed(update: Update, context: BotContext) -> None:
             session=session, user_id=actor.user_id, kind=DRAFT, payload=payload, now=context.now()
         )
     await reply(update, card_text(payload, streets, [], context), summary_buttons(lang))
+
+
+async def visit_pressed(update: Update, context: BotContext) -> None:
+    query, actor, lang = update.callback_query, context.actor, context.lang
+    assert query is not None and query.data is not None
+    _, action, visit_text = query.data.split(":")
+    visit_id = int(visit_text)
+    async with context.db.session() as session:
+        visit = await session.get(Visit, visit_id)
+    today = context.bot_data.clock.today()
+    if visit is None or not may_change_visit(
+        visit, user_id=actor.user_id, admin=actor.is_admin, today=today
+    ):
+        await query.answer(t("mine.refused", lang), show_alert=True)
+        return
+    await query.answer()
+    if action == "d":
+        confirm = [[(t("mine.confirm_delete", lang), f"mv:dd:{visit_id}")]]
+        question = t("mine.ask_delete_visit", lang, date=day(visit.visited_on, lang))
+        await edit(update, question, keyboard(confirm))
+        return
+    async with context.db.session(write=True) as session:
+        await delete_visit(
+            session=session, visit_id=visit_id, by_user_id=actor.user_id, now=context.now()
+        )
+    await edit(update, t("mine.deleted", lang))

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit
 from models.enums import VisitKind
 from models.plan import Plan
-from models.tables import Attachment, Visit
+from models.tables import Attachment, Unit, Visit
 
 
 async def log_guidance(
@@ -133,3 +133,46 @@ def read_follow_up_date(text: str, *, today: date) -> date | None:
         if next_step_date_ok(on, today=today):
             return on
     return None
+
+
+def may_change_visit(visit: Visit, *, user_id: int, admin: bool, today: date) -> bool:
+    """As with meetings: one's own of the current month, or any for an admin."""
+    if admin:
+        return True
+    same_month = (visit.visited_on.year, visit.visited_on.month) == (today.year, today.month)
+    return visit.officer_user_id == user_id and same_month
+
+
+async def recent_unit_visits(
+    *, session: AsyncSession, user_id: int, admin: bool, today: date, limit: int = 10
+) -> list[tuple[Visit, str]]:
+    """This month's unit visits the user may change, newest first, with the unit's name."""
+    query = (
+        select(Visit, Unit.name)
+        .join(Unit, col(Unit.id) == Visit.unit_id)
+        .where(Visit.kind == VisitKind.UNIT, col(Visit.visited_on) >= today.replace(day=1))
+    )
+    if not admin:
+        query = query.where(Visit.officer_user_id == user_id)
+    query = query.order_by(col(Visit.visited_on).desc(), col(Visit.id).desc()).limit(limit)
+    return [(visit, name) for visit, name in (await session.exec(query)).all()]
+
+
+async def delete_visit(
+    *, session: AsyncSession, visit_id: int, by_user_id: int, now: datetime
+) -> bool:
+    visit = await session.get(Visit, visit_id)
+    if visit is None:
+        return False
+    for attachment in (
+        await session.exec(select(Attachment).where(Attachment.visit_id == visit_id))
+    ).all():
+        await session.delete(attachment)
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="visit.delete",
+        entity="visit", entity_id=visit_id,
+        before={"unit_id": visit.unit_id, "on": visit.visited_on.isoformat(),
+                "purpose": visit.purpose, "summary": visit.summary},
+    )  # fmt: skip
+    await session.delete(visit)
+    return True

@@ -168,3 +168,20 @@ async def test_an_idle_conversation_times_out_politely(demo_bot: Harness) -> Non
     question = await press(demo_bot, offer, "▶️ 继续")
     assert visible(question["text"]) == seen("flow.ask.held_on")
     assert visible((await say(demo_bot, "3月5日"))["text"]) == seen("flow.ask.place")
+
+
+async def test_a_date_outside_the_plan_year_or_a_long_place_is_refused(demo_bot: Harness) -> None:
+    await press(demo_bot, await say(demo_bot, "/meeting"), "职工沟通会")
+    await say(demo_bot, "2017-12-20")
+    refused = await say(demo_bot, "社" * 201)
+    assert visible(refused["text"]) == f"{seen('flow.too_long')}\n{seen('flow.ask.place')}"
+    venue = await say(demo_bot, "社区")
+    await press(demo_bot, venue, "社区")
+    await say(demo_bot, "30")
+    notes = await say(demo_bot, "0")
+    evidence = await press(demo_bot, notes, "跳过")
+    card = await press(demo_bot, evidence, "✅ 完成")
+    assert "⚠️ " + seen("meeting.problem.outside_plan_year") in visible(card["text"])
+    calls = await demo_bot.press(demo_bot.api.user(OFFICER_ID), card, "💾 保存")
+    assert alerts(calls) == [seen("meeting.problem.outside_plan_year")]
+    assert await meetings(demo_bot) == []

@@ -140,3 +140,27 @@ async def test_a_unit_found_in_the_field_is_added_then_visited(demo_bot: Harness
     await say(demo_bot, code)
     [duplicate] = await say(demo_bot, "150")
     assert visible(duplicate["text"]).startswith(seen("visit.new_unit.duplicate"))
+
+
+async def test_a_visit_then_the_card_to_a_write_off_moves_the_status(demo_bot: Harness) -> None:
+    officer = demo_bot.api.user(OFFICER_ID)
+    unit = await largest_open_unit(demo_bot, OFFICER_STREET)
+    [choose] = await say(demo_bot, f"/visit {unit.credit_code}")
+    [purpose] = shown(await demo_bot.press(officer, choose, buttons(choose)[0][1]))
+    await demo_bot.press(officer, purpose, "跟进")
+    await say(demo_bot, "法人证已下发")
+    [question] = await say(demo_bot, "无")
+    [evidence] = shown(await demo_bot.press(officer, question, "跳过"))
+    _saved, card = shown(await demo_bot.press(officer, evidence, "✅ 完成"))
+    for _ in range(4):
+        card = shown(await demo_bot.press(officer, card, buttons(card)[0][1]))[0]
+    [status] = texts(await demo_bot.send(officer, "/status"))
+    assert "新增建会任务 1 / 10 家 ▓░░░░░░░░░ → 还差 9 家" in status.splitlines()
+    # /mine lists the visit; deleting it is audited and leaves the write-off alone.
+    [listing] = await say(demo_bot, "/mine")
+    assert f"V1. 3月15日 走访 {unit.name}" in visible(listing["text"])
+    [question] = shown(await demo_bot.press(officer, listing, "🗑 V1"))
+    await demo_bot.press(officer, question, "🗑 确定删除")
+    assert await visits(demo_bot) == []
+    [status] = texts(await demo_bot.send(officer, "/status"))
+    assert "新增建会任务 1 / 10 家 ▓░░░░░░░░░ → 还差 9 家" in status.splitlines()
