@@ -1,4 +1,4 @@
-"""/guide: a district admin logs a guidance visit (指导) to a street, in two taps.
+"""/guide: a district admin logs a guidance visit to a street, in two taps.
 
 Callback data: "gd:<street id>"; every press re-checks that the presser is an admin.
 """

@@ -1,7 +1,7 @@
 """/meeting: the guided conversation, one field at a time, on a phone.
 
 The state is the user's meeting draft in the database (its "step"), not the process: a restart
-between steps loses nothing, and a quick-log card's 修改 continues in the same draft. Buttons
+between steps loses nothing, and a quick-log card's Change continues in the same draft. Buttons
 carry "mf:<field>:<value>" (and "mf:goto:<field>" to jump back to one field from the summary);
 typed answers go to the step the draft is waiting for. /cancel drops the draft.
 """
@@ -331,7 +331,7 @@ def edit_buttons(context: BotContext) -> InlineKeyboardMarkup:
 
 
 async def file_received(update: Update, context: BotContext) -> None:
-    """Evidence (方案, 通知, 照片 …) for the meeting or visit being logged: kept by its Telegram
+    """Evidence (plan, notice, photos …) for the meeting or visit being logged: kept by its Telegram
     file id now, copied to the media folder when the record is saved."""
     payload = await _draft(context)
     if payload is None or payload.get("step") != "evidence":

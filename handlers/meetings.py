@@ -1,6 +1,6 @@
-"""Quick logging in one message: "今天在拱辰街道开了职工沟通会，45人参加，新入会12人" becomes a
+"""Quick logging in one message (a worker meeting, where, how many came and joined) becomes a
 summary card to save or cancel. The parsed draft is kept in the database (models.drafts), so
-the card's 保存 works after a restart; a corrected message replaces the draft.
+the card's Save works after a restart; a corrected message replaces the draft.
 
 Callback data: "mt:save", "mt:cancel" — they act on the presser's own draft only.
 """
@@ -77,7 +77,7 @@ async def quick_log(update: Update, context: BotContext) -> None:
         "venue_type": parsed.venue_type.value if parsed.venue_type else None,
         "place": parsed.place,
     }
-    payload["step"] = None  # the summary: 保存, or 修改 field by field in /meeting's steps
+    payload["step"] = None  # the summary: Save, or Change field by field in /meeting's steps
     async with context.db.session(write=True) as session:
         await save_draft(
             session=session, user_id=actor.user_id, kind=DRAFT, payload=payload, now=context.now()

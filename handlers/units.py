@@ -148,7 +148,8 @@ async def advance_pressed(update: Update, context: BotContext) -> None:
     assert card is not None
     async with context.db.session(write=True) as session:
         step_id = await latest_step(session=session, unit_id=unit_id)
-        # The next photos or files in this chat are this step's evidence (发函, 批复, 法人证).
+        # The next photos or files in this chat are this step's evidence (the letter, the
+        # approvals, the certificate).
         await save_draft(
             session=session, user_id=actor.user_id, kind=EVIDENCE_DRAFT,
             payload={"step_id": step_id, "files": []}, now=context.now(),
@@ -163,7 +164,7 @@ async def advance_pressed(update: Update, context: BotContext) -> None:
 
 
 async def close_pressed(update: Update, context: BotContext) -> None:
-    """阻挠 / 迁出 / 注销: ask for the reason; the next message in this chat gives it."""
+    """Obstructs / moved out / closed: ask why; the next message in this chat gives the reason."""
     query, actor, lang = update.callback_query, context.actor, context.lang
     assert query is not None and query.data is not None
     _, unit_id_text, code = query.data.split(":")
@@ -187,7 +188,7 @@ async def close_pressed(update: Update, context: BotContext) -> None:
 
 
 async def reason_answer(update: Update, context: BotContext) -> bool:
-    """The reason for a pending 阻挠/迁出/注销; False if none is pending."""
+    """The reason for a pending obstruction or departure; False if none is pending."""
     message, actor, lang = update.effective_message, context.actor, context.lang
     if message is None or not message.text:
         return False

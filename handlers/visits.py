@@ -114,7 +114,7 @@ async def visit_pressed(update: Update, context: BotContext) -> None:
     if field == "p":
         payload.update(purpose=value, step="summary")
     elif value == "evidence":
-        payload["step"] = None  # 完成: the files, if any, are in the draft already
+        payload["step"] = None  # Done: the files, if any, are in the draft already
     else:
         payload[value] = None
         payload["step"] = "next_step_on" if value == "next_step" else "evidence"

@@ -65,6 +65,20 @@ def _in_range(headcount: Any, r: Range) -> sa.ColumnElement[bool]:
     return above if r.max is None else sa.and_(above, headcount <= r.max)
 
 
+def _line_columns() -> Any:
+    """What a list line shows: the unit, its street, size, ledger stage and dues flag."""
+    return sa.select(  # type: ignore[call-overload]
+        Unit.id, Unit.name, Street.name, Unit.tax_headcount, LedgerEntry.stage,
+        Unit.dues_paid_uncollected,
+    )  # fmt: skip
+
+
+def _lines(rows: Any) -> list[UnitLine]:
+    return [
+        UnitLine(r[0], r[1], r[2], r[3], LedgerStage(r[4]) if r[4] else None, r[5]) for r in rows
+    ]
+
+
 async def remaining_units(
     *, session: AsyncSession, plan: Plan, where: UnitFilter, page: int
 ) -> UnitPage:
@@ -100,14 +114,7 @@ async def remaining_units(
     page = min(max(page, 0), pages - 1)
     rows = (
         await session.exec(
-            select(  # type: ignore[call-overload]
-                Unit.id,
-                Unit.name,
-                Street.name,
-                Unit.tax_headcount,
-                LedgerEntry.stage,
-                Unit.dues_paid_uncollected,
-            )
+            _line_columns()
             .join(Street, col(Street.id) == Unit.street_id)
             .join(LedgerEntry, ledger, isouter=True)
             .where(*conditions)
@@ -116,10 +123,7 @@ async def remaining_units(
             .limit(PAGE_SIZE)
         )
     ).all()
-    lines = [
-        UnitLine(r[0], r[1], r[2], r[3], LedgerStage(r[4]) if r[4] else None, r[5]) for r in rows
-    ]
-    return UnitPage(lines=lines, total=total, page=page, pages=pages)
+    return UnitPage(lines=_lines(rows), total=total, page=page, pages=pages)
 
 
 @dataclass(frozen=True)
@@ -260,14 +264,7 @@ async def find_units(
         conditions.append(col(Unit.street_id) == street_id)
     rows = (
         await session.exec(
-            select(  # type: ignore[call-overload]
-                Unit.id,
-                Unit.name,
-                Street.name,
-                Unit.tax_headcount,
-                LedgerEntry.stage,
-                Unit.dues_paid_uncollected,
-            )
+            _line_columns()
             .join(Street, col(Street.id) == Unit.street_id)
             .join(LedgerEntry, col(LedgerEntry.unit_id) == Unit.id, isouter=True)
             .where(*conditions)
@@ -275,9 +272,7 @@ async def find_units(
             .limit(limit)
         )
     ).all()
-    return [
-        UnitLine(r[0], r[1], r[2], r[3], LedgerStage(r[4]) if r[4] else None, r[5]) for r in rows
-    ]
+    return _lines(rows)
 
 
 def can_move_ledger(*, role: Role | None, own_street_id: int | None, street_id: int) -> bool:
