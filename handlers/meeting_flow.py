@@ -26,6 +26,7 @@ from models.enums import Language, MeetingKind, Role, VenueType
 from models.geography import street_ids
 from models.meetings import MAX_PLACE, MeetingInput, meeting_problems, read_count
 from models.quicklog import read_date
+from models.tables import Meeting
 
 DRAFT = "meeting"
 IDLE = timedelta(minutes=30)  # a question left this long is no longer the conversation
@@ -266,6 +267,17 @@ async def typed_answer(update: Update, context: BotContext) -> bool:
     await _store(context, payload)
     await _ask(update, context, payload, new_message=True)
     return True
+
+
+def draft_of(row: Meeting) -> dict[str, Any]:
+    """A saved meeting as a draft at its summary card: correcting it is saving it again."""
+    return {
+        "meeting_id": row.id, "kind": row.kind.value, "held_on": row.held_on.isoformat(),
+        "street_id": row.street_id, "place": row.place or None,
+        "venue_type": row.venue_type.value if row.venue_type else None,
+        "attendees": row.attendees, "new_members": row.new_members, "notes": row.notes,
+        "evidence": [], "step": None,
+    }  # fmt: skip
 
 
 def draft_input(payload: dict[str, Any]) -> MeetingInput:

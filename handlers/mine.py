@@ -8,14 +8,12 @@ delete. Every press re-checks the rights against the entry as it is now.
 
 from __future__ import annotations
 
-from typing import Any
-
 from telegram import Update
 
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import Button, edit, esc, grid, is_private, keyboard, reply
-from handlers.meeting_flow import DRAFT, card_text, summary_buttons
+from handlers.meeting_flow import DRAFT, card_text, draft_of, summary_buttons
 from handlers.status_view import day
 from models.drafts import save_draft
 from models.geography import street_ids
@@ -75,10 +73,9 @@ async def mine_pressed(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     if action == "d":
-        confirm = [[(t("mine.confirm_delete", lang), f"my:dd:{meeting_id}")]]
         kind = t(f"meeting_kind.{row.kind.value}", lang)
         question = t("mine.ask_delete", lang, date=day(row.held_on, lang), kind=kind)
-        await edit(update, question, keyboard(confirm))
+        await _confirm_delete(update, lang, question, f"my:dd:{meeting_id}")
         return
     if action == "dd":
         async with context.db.session(write=True) as session:
@@ -87,18 +84,17 @@ async def mine_pressed(update: Update, context: BotContext) -> None:
             )
         await edit(update, t("mine.deleted", lang))
         return
-    payload: dict[str, Any] = {
-        "meeting_id": meeting_id, "kind": row.kind.value, "held_on": row.held_on.isoformat(),
-        "street_id": row.street_id, "place": row.place or None,
-        "venue_type": row.venue_type.value if row.venue_type else None,
-        "attendees": row.attendees, "new_members": row.new_members, "notes": row.notes,
-        "evidence": [], "step": None,
-    }  # fmt: skip
+    payload = draft_of(row)
     async with context.db.session(write=True) as session:
         await save_draft(
             session=session, user_id=actor.user_id, kind=DRAFT, payload=payload, now=context.now()
         )
     await reply(update, card_text(payload, streets, [], context), summary_buttons(lang))
+
+
+async def _confirm_delete(update: Update, lang: str, question: str, data: str) -> None:
+    """Deleting takes a second, deliberate press."""
+    await edit(update, question, keyboard([[(t("mine.confirm_delete", lang), data)]]))
 
 
 async def visit_pressed(update: Update, context: BotContext) -> None:
@@ -116,9 +112,8 @@ async def visit_pressed(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     if action == "d":
-        confirm = [[(t("mine.confirm_delete", lang), f"mv:dd:{visit_id}")]]
         question = t("mine.ask_delete_visit", lang, date=day(visit.visited_on, lang))
-        await edit(update, question, keyboard(confirm))
+        await _confirm_delete(update, lang, question, f"mv:dd:{visit_id}")
         return
     async with context.db.session(write=True) as session:
         await delete_visit(
