@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -141,8 +141,28 @@ class Reporting(_Strict):
     quarterly: ReportRule
 
 
+ClockTime = Annotated[time, Field(description="a local time of day, HH:MM")]
+HolidayShift = Literal["earlier", "later"]
+
+
+class Digest(_Strict):
+    weekday: Annotated[int, Field(ge=1, le=7)]  # ISO: 1 is Monday
+    at: ClockTime
+
+
 class ReminderRules(_Strict):
+    """When things are sent unasked. Times are local (the plan's zone)."""
+
     deadline_countdown_days: list[Annotated[int, Field(ge=1)]]
+    at: ClockTime  # heads-ups, reminders, countdowns and follow-ups
+    escalation_at: ClockTime  # the district's list of streets that have not reported
+    grace_hours: Annotated[int, Field(ge=0, le=24 * 7)]
+    snooze_morning_at: ClockTime
+    # A day that is not a working day moves the reminder to a working day: reminders earlier
+    # (so the street still has time), the escalation later (lateness is only known afterwards).
+    reminder_shift: HolidayShift
+    escalation_shift: HolidayShift
+    digest: Digest
 
 
 class Zone(_Strict):

@@ -7,7 +7,7 @@ and SQLite hold the same schema and a new value needs no type migration.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any
 
@@ -280,6 +280,35 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = utc_column(default=None, nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = utc_column()
+
+
+class ReminderSetting(SQLModel, table=True):
+    """A district admin's change to a reminder rule of the plan: paused, or another time."""
+
+    rule: str = Field(primary_key=True, max_length=32)
+    paused: bool = False
+    at: time | None = None  # local time in the plan's zone; None keeps the plan's
+    changed_by: int = Field(sa_type=sa.BigInteger)
+    changed_at: datetime = utc_column()
+
+
+class Snooze(SQLModel, table=True):
+    """"Remind me later" on a sent reminder: the planner sends it again at `until` if what
+    it reminds of is still owed then."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outboxmessage.id", unique=True)
+    chat_id: int = Field(sa_type=sa.BigInteger)
+    until: datetime = utc_column()
+    by_user_id: int = Field(sa_type=sa.BigInteger)
+    created_at: datetime = utc_column()
+
+
+class ReminderTick(SQLModel, table=True):
+    """When reminders were last planned: the next tick plans the time since (one row)."""
+
+    id: int = Field(default=1, primary_key=True)
+    at: datetime = utc_column()
 
 
 class Draft(SQLModel, table=True):
