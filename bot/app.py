@@ -22,13 +22,14 @@ from models.geography import sync_geography
 from models.officers import ensure_admins
 from models.plan import Plan, load_plan
 from models.status import StatusCache
+from reminders.jobs import schedule
 
 log = logging.getLogger("unionbot")
 
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 COMMANDS = (
     "status", "chart", "meeting", "visit", "unit", "mine", "cancel", "start", "help", "lang",
-    "invite", "guide", "bind",
+    "invite", "guide", "bind", "reminders", "report",
 )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ def build_application(
     data.clock = Clock(settings.zone, settings.bot_today)
     data.status_cache = StatusCache()
     register(app)
+    schedule(app)
     app.add_error_handler(on_error)
     return app
 

@@ -46,6 +46,11 @@ class FakeBotApi(BaseRequest):
     pending_updates: list[JSON] = field(default_factory=list)
     # Files users sent, by file_id, as getFile and a download would return them.
     user_files: dict[str, bytes] = field(default_factory=dict)
+    # Faults, as Telegram reports them: chats whose user blocked the bot (403), and a number
+    # of coming sendMessage calls refused for flooding (429 with retry_after).
+    blocked: set[int] = field(default_factory=set)
+    floods: int = 0
+    flood_retry_after: int = 3
 
     def __post_init__(self) -> None:
         self._message_ids = itertools.count(1)
@@ -116,6 +121,8 @@ class FakeBotApi(BaseRequest):
             except ApiError as exc:
                 status = exc.code
                 body = {"ok": False, "error_code": exc.code, "description": exc.description}
+                if exc.parameters:
+                    body["parameters"] = exc.parameters
         # The recorded params stay JSON; the bytes are kept apart, in `files`.
         self.calls.append(ApiCall(method, params, status, body.get("result"), files))
         return status, body
@@ -145,6 +152,13 @@ class FakeBotApi(BaseRequest):
         return True
 
     def _api_sendMessage(self, params: JSON) -> JSON:
+        if int(params["chat_id"]) in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if self.floods > 0:
+            self.floods -= 1
+            raise ApiError(
+                429, "Too Many Requests: retry after", {"retry_after": self.flood_retry_after}
+            )
         text = _rendered(params, "text")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
@@ -326,10 +340,11 @@ class FakeBotApi(BaseRequest):
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
 
 
 # The tags Telegram's HTML parse mode accepts.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -32,9 +32,13 @@ class Settings(BaseSettings):
     timezone: ZoneName = "Asia/Shanghai"
     default_language: Literal["zh", "en"] = "zh"
     plan_file: Path = Path("plans/fangshan-2018.toml")
-    bot_today: date | None = None
+    # A date pins the business day (the time of day moves on); a date and time also starts
+    # the clock there, so a run can begin just before a reminder falls due.
+    bot_today: datetime | date | None = None
     media_dir: Path = Path("data/media")
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    reminder_tick_seconds: int = Field(default=60, ge=0, le=3600)  # 0: no reminder jobs
+    outbox_interval_seconds: float = Field(default=2.0, gt=0, le=600)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -48,6 +52,15 @@ class Settings(BaseSettings):
             raise ValueError("is the example placeholder; put the token from @BotFather here")
         if value is not None and ":" not in value.get_secret_value():
             raise ValueError("does not look like a bot token (expected 123456789:AA…)")
+        return value
+
+    @field_validator("bot_today", mode="before")
+    @classmethod
+    def _day_or_moment(cls, value: object) -> object:
+        # "2018-03-15" is a date, "2018-03-15T08:59" a moment; pydantic would read both as
+        # a datetime at midnight.
+        if isinstance(value, str) and "T" not in value and " " not in value.strip():
+            return date.fromisoformat(value.strip()) if value.strip() else None
         return value
 
     @field_validator("bot_admin_ids", mode="before")

@@ -23,6 +23,8 @@ from handlers import (
     meeting_flow,
     meetings,
     mine,
+    reminders,
+    reports,
     start,
     status,
     units,
@@ -57,6 +59,18 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(visits.visit_pressed, pattern=visits.VISIT_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))
     app.add_handler(CallbackQueryHandler(guidance.guide_pressed, pattern=guidance.GUIDE_CALLBACK))
+    app.add_handler(CommandHandler("report", reports.report_command))
+    app.add_handler(
+        CallbackQueryHandler(reports.officer_pressed, pattern=reports.OFFICER_CALLBACK)
+    )
+    app.add_handler(CallbackQueryHandler(reports.admin_pressed, pattern=reports.ADMIN_CALLBACK))
+    app.add_handler(CommandHandler("reminders", reminders.reminders_command))
+    app.add_handler(
+        CallbackQueryHandler(reminders.reminders_pressed, pattern=reminders.REMINDERS_CALLBACK)
+    )
+    app.add_handler(
+        CallbackQueryHandler(reminders.snooze_pressed, pattern=reminders.SNOOZE_CALLBACK)
+    )
     app.add_handler(CommandHandler("bind", binding.bind_command))
     app.add_handler(CallbackQueryHandler(binding.bind_pressed, pattern=binding.BIND_CALLBACK))
     app.add_handler(CommandHandler("start", start.start))

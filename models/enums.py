@@ -96,3 +96,4 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after retries
     BLOCKED = "blocked"  # the recipient blocked the bot (403): never retried
+    MISSED = "missed"  # fell due while the bot was down, past the grace: admins told instead

@@ -293,8 +293,8 @@ class ReminderSetting(SQLModel, table=True):
 
 
 class Snooze(SQLModel, table=True):
-    """"Remind me later" on a sent reminder: the planner sends it again at `until` if what
-    it reminds of is still owed then."""
+    """A reminder someone asked to hear again later: the planner sends it again at `until`
+    if what it reminds of is still owed then."""
 
     id: int | None = Field(default=None, primary_key=True)
     outbox_id: int = Field(foreign_key="outboxmessage.id", unique=True)

@@ -38,6 +38,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "telegram_bot_token": None,
         "default_language": "zh",
         "media_dir": tmp_path / "media",  # never the project's own data/ folder
+        "reminder_tick_seconds": 0,  # tests run the reminder tick themselves, with their clock
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

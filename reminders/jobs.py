@@ -1,0 +1,48 @@
+"""The JobQueue wiring: a reminder tick every REMINDER_TICK_SECONDS, and the outbox sender
+every OUTBOX_INTERVAL_SECONDS. Both are idempotent, so a second instance on the same
+database, or a tick that overlaps a restart, sends nothing twice."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from telegram.ext import Application, CallbackContext
+
+from models.enums import Language
+from reminders.sender import drain
+from reminders.tick import run_tick
+
+log = logging.getLogger("unionbot.reminders")
+
+# Which instance claimed an outbox row: for the logs, and so a lease names its holder.
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    settings = app.bot_data.settings
+    if settings.reminder_tick_seconds == 0 or app.job_queue is None:
+        return  # off (tests drive the tick themselves)
+    app.job_queue.run_repeating(tick, interval=settings.reminder_tick_seconds, first=1)
+    app.job_queue.run_repeating(send, interval=settings.outbox_interval_seconds, first=2)
+
+
+async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    data = context.bot_data
+    result = await run_tick(
+        db=data.db, plan=data.plan, now=data.clock.now(),
+        language=Language(data.settings.default_language),
+    )  # fmt: skip
+    if result.fresh or result.stale:
+        log.info("reminders queued: %d, too late to send: %d", len(result.fresh), len(result.stale))
+        await send(context)
+
+
+async def send(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    data = context.bot_data
+    sent = await drain(bot=context.bot, db=data.db, now=data.clock.now, worker=WORKER)
+    if sent:
+        log.info("outbox rows handled: %d", sent)

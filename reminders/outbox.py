@@ -1,0 +1,145 @@
+"""The durable outbox: everything sent unasked is first a row here, and its unique key makes
+it send once. Rows are claimed with a lease before sending, so two instances on one database
+never send the same row, and a row claimed by an instance that died is sent by another once
+the lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.enums import OutboxChannel, OutboxStatus
+from models.tables import OutboxMessage
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8  # transient failures (timeouts, 5xx) before a row is given up as failed
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: str
+    kind: str
+    recipient: str
+    payload: dict[str, Any]
+    not_before: datetime
+    channel: OutboxChannel = OutboxChannel.TELEGRAM
+    status: OutboxStatus = OutboxStatus.PENDING
+
+
+async def enqueue(*, session: AsyncSession, rows: Sequence[Outgoing], now: datetime) -> int:
+    """Add rows whose key is new; a key already there (sent or not) is left alone."""
+    if not rows:
+        return 0
+    values = [
+        {
+            "dedupe_key": r.key,
+            "kind": r.kind,
+            "channel": r.channel.value,
+            "recipient": r.recipient,
+            "payload": r.payload,
+            "status": r.status.value,
+            "attempts": 0,
+            "not_before": r.not_before,
+            "created_at": now,
+        }
+        for r in rows
+    ]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    dialect = postgresql if postgres else sqlite
+    statement = dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.exec(statement.values(values))
+    return int(result.rowcount or 0)
+
+
+async def known_keys(*, session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    found = await session.exec(
+        select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))
+    )
+    return set(found.all())
+
+
+async def claim(
+    *, session: AsyncSession, worker: str, now: datetime, limit: int, channel: OutboxChannel
+) -> list[OutboxMessage]:
+    """Take up to `limit` due rows for this worker, oldest first. On PostgreSQL, SKIP LOCKED
+    lets two instances claim side by side; SQLite's write lock serialises the claims."""
+    free = sa.or_(
+        col(OutboxMessage.claim_expires_at).is_(None), col(OutboxMessage.claim_expires_at) < now
+    )
+    rows = (
+        await session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.channel == channel,
+                col(OutboxMessage.not_before) <= now,
+                free,
+            )
+            .order_by(col(OutboxMessage.not_before), col(OutboxMessage.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for row in rows:
+        row.claimed_by = worker
+        row.claim_expires_at = now + LEASE
+        session.add(row)
+    return list(rows)
+
+
+async def mark_sent(*, session: AsyncSession, row_id: int, now: datetime) -> None:
+    await _update(session, row_id, status=OutboxStatus.SENT, sent_at=now, claim_expires_at=None)
+
+
+async def mark_later(
+    *, session: AsyncSession, row_id: int, not_before: datetime, error: str, count: bool
+) -> None:
+    """Try again at `not_before`; `count` the attempt unless Telegram only asked us to wait."""
+    row = await session.get(OutboxMessage, row_id)
+    assert row is not None
+    row.attempts += int(count)
+    row.last_error = error[:500]
+    row.claimed_by = row.claim_expires_at = None
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    row.not_before = not_before
+    session.add(row)
+
+
+async def mark_final(
+    *, session: AsyncSession, row_id: int, status: OutboxStatus, error: str
+) -> None:
+    """A failure that retrying cannot fix: blocked by the recipient, or refused outright."""
+    await _update(session, row_id, status=status, last_error=error[:500], claim_expires_at=None)
+
+
+async def _update(session: AsyncSession, row_id: int, **values: object) -> None:
+    await session.exec(
+        sa.update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values)
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s … at most an hour between attempts."""
+    return timedelta(seconds=min(5 * 2**attempts, 3600))
+
+
+async def counts(*, session: AsyncSession) -> dict[OutboxStatus, int]:
+    found = await session.exec(
+        select(OutboxMessage.status, sa.func.count()).group_by(col(OutboxMessage.status))
+    )
+    tally: Counter[OutboxStatus] = Counter()
+    for status, n in found.all():
+        tally[OutboxStatus(status)] = n
+    return {status: tally[status] for status in OutboxStatus}

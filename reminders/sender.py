@@ -1,0 +1,97 @@
+"""The outbox's Telegram sender: claims due rows, sends each, records what happened.
+
+Telegram's limits are kept by PTB's AIORateLimiter (≈30 messages/s overall, 20/min per
+group); a 429 it could not absorb puts the row back for retry_after, a timeout or 5xx backs
+off and retries, a blocked bot (403) or a refused message (400) is final and not retried.
+Each row is marked in its own short transaction right after its call, so a crash loses at
+most the row in flight, and its lease lets another instance pick it up.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.db import Database
+from bot.texts import t
+from models.enums import Language, OutboxChannel, OutboxStatus
+from models.tables import OutboxMessage
+from reminders.outbox import backoff, claim, mark_final, mark_later, mark_sent
+
+log = logging.getLogger("unionbot.outbox")
+BATCH = 50
+
+
+async def drain(
+    *, bot: Bot, db: Database, now: Callable[[], datetime], worker: str, limit: int = 10_000
+) -> int:
+    """Send what is due, batch by batch; the number of rows handled."""
+    handled = 0
+    while handled < limit:
+        async with db.session(write=True) as session:
+            rows = await claim(
+                session=session, worker=worker, now=now(), limit=BATCH,
+                channel=OutboxChannel.TELEGRAM,
+            )  # fmt: skip
+        if not rows:
+            break
+        for row in rows:
+            await _send_one(bot, db, row, now)
+        handled += len(rows)
+    return handled
+
+
+async def _send_one(
+    bot: Bot, db: Database, row: OutboxMessage, now: Callable[[], datetime]
+) -> None:
+    assert row.id is not None
+    try:
+        await bot.send_message(
+            chat_id=int(row.recipient), text=row.payload["text"], reply_markup=_markup(row)
+        )
+    except RetryAfter as exc:
+        await _later(db, row.id, now() + _wait(exc), str(exc), count=False)
+    except Forbidden as exc:
+        await _final(db, row.id, OutboxStatus.BLOCKED, str(exc))
+    except BadRequest as exc:
+        await _final(db, row.id, OutboxStatus.FAILED, str(exc))
+    except TelegramError as exc:  # timeouts, network errors, 5xx
+        await _later(db, row.id, now() + backoff(row.attempts), str(exc), count=True)
+    else:
+        async with db.session(write=True) as session:
+            await mark_sent(session=session, row_id=row.id, now=now())
+        return
+    log.warning("outbox row %s (%s) not sent: %s", row.id, row.kind, row.last_error or "see above")
+
+
+def _markup(row: OutboxMessage) -> InlineKeyboardMarkup | None:
+    if not row.payload.get("snooze"):
+        return None
+    language = Language(row.payload.get("language", "zh"))
+    button = InlineKeyboardButton(t("remind.snooze", language), callback_data=f"sz:{row.id}")
+    return InlineKeyboardMarkup([[button]])
+
+
+def _wait(exc: RetryAfter) -> timedelta:
+    # PTB 22 returns an int unless PTB_TIMEDELTA is set, with a deprecation warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: Any = exc.retry_after
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+async def _later(db: Database, row_id: int, at: datetime, error: str, *, count: bool) -> None:
+    async with db.session(write=True) as session:
+        await mark_later(session=session, row_id=row_id, not_before=at, error=error, count=count)
+
+
+async def _final(db: Database, row_id: int, status: OutboxStatus, error: str) -> None:
+    async with db.session(write=True) as session:
+        await mark_final(session=session, row_id=row_id, status=status, error=error)
