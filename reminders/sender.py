@@ -10,14 +10,11 @@ most the row in flight, and its lease lets another instance pick it up.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.db import Database
 from bot.texts import t
@@ -80,11 +77,8 @@ def _markup(row: OutboxMessage) -> InlineKeyboardMarkup | None:
 
 
 def _wait(exc: RetryAfter) -> timedelta:
-    # PTB 22 returns an int unless PTB_TIMEDELTA is set, with a deprecation warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value: Any = exc.retry_after
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+    value = exc.retry_after  # a timedelta: bot/__init__.py opts in to PTB's coming form
+    return value if isinstance(value, timedelta) else timedelta(seconds=value)
 
 
 async def _later(db: Database, row_id: int, at: datetime, error: str, *, count: bool) -> None:
