@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields, is_dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +31,8 @@ from models.officers import ensure_officer
 from models.plan import PlanError, load_plan
 from models.status import district_status, street_status
 from models.tables import Unit
+from reminders.messages import explain, render, rule_label, when
+from reminders.tick import plan_tick
 
 DEMO_DATABASE = Path("data/demo.db")
 DEMO_TODAY = date(2018, 3, 15)  # a fortnight after the plan's baseline, before the first report
@@ -89,6 +91,24 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--street", metavar="NAME", help="one street, by full or short name")
     status.add_argument("--json", action="store_true", help="print the figures as JSON")
 
+    reminders = sub.add_parser(
+        "reminders", help="the reminder schedule", description="The reminder schedule."
+    )
+    reminders_sub = reminders.add_subparsers(dest="reminders_command", required=True,
+                                             metavar="ACTION")  # fmt: skip
+    preview = reminders_sub.add_parser(
+        "preview",
+        help="what a reminder tick at a moment would send, to whom, and why",
+        description="Plan the reminders due at --at (within the plan's grace period and not "
+        "sent yet) from DATABASE_URL, exactly as the running bot's tick would, and print "
+        "them without sending anything.",
+    )
+    preview.add_argument(
+        "--at", required=True, type=_moment, metavar="WHEN",
+        help="local time in the plan's zone, e.g. 2018-03-15T09:00",
+    )  # fmt: skip
+    preview.add_argument("--json", action="store_true", help="print the reminders as JSON")
+
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser(
@@ -108,6 +128,13 @@ def _as_argument(p: argparse.ArgumentParser) -> None:
         help=f"whom to chat as: {', '.join(sorted(DEMO_USERS))} (the demo's people; default "
         "admin, a district admin) or a numeric Telegram user id",
     )
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2018-03-15T09:00") from None
 
 
 def _chat_user(who: str) -> DemoUser:
@@ -149,6 +176,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_seed(load_settings()))
     if args.command == "status":
         return asyncio.run(_status(load_settings(), args.street, as_json=args.json))
+    if args.command == "reminders":
+        return asyncio.run(_preview(load_settings(), args.at, as_json=args.json))
     if args.command == "db":
         return asyncio.run(_upgrade(load_settings()))
     raise AssertionError(args.command)
@@ -251,6 +280,31 @@ async def _status(settings: Settings, street: str | None, *, as_json: bool) -> i
         print(json.dumps(_plain(figures), ensure_ascii=False, indent=2))
     else:
         print(visible(text))
+    return 0
+
+
+async def _preview(settings: Settings, at: datetime, *, as_json: bool) -> int:
+    plan = load_plan(settings.plan_file)
+    now = at if at.tzinfo is not None else at.replace(tzinfo=plan.zone)
+    lang = Language(settings.default_language)
+    async with _migrated(settings) as db, db.session() as session:
+        tick = await plan_tick(session=session, plan=plan, now=now, language=lang, since=None)
+    if as_json:
+        rows = [
+            {"due_at": r.due_at.isoformat(), "rule": r.rule.value, "key": r.key,
+             "chat_id": r.recipient.chat_id, "recipient": r.recipient.name,
+             "private": r.recipient.private, "why": visible(explain(r, lang)),
+             "text": render(r)}
+            for r in tick.fresh
+        ]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    print(t("remind.preview_title", lang, when=when(now, plan.zone, lang), count=len(tick.fresh)))
+    for r in tick.fresh:
+        print(t("remind.preview_line", lang, when=when(r.due_at, plan.zone, lang),
+                rule=rule_label(r.rule, lang), to=r.recipient.name, chat=r.recipient.chat_id,
+                why=visible(explain(r, lang))))  # fmt: skip
+        print("    " + visible(render(r)).replace("\n", "\n    "))
     return 0
 
 

@@ -3,7 +3,11 @@ chat receives, once, and what snoozing, muting, pausing and downtime change."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -284,3 +288,21 @@ async def test_blocked_chats_are_not_retried_and_floods_are(unlimited_bot: Harne
     others = [s for k, s in states.items() if k != str(OTHER_OFFICER_ID)]
     assert others and all(s == (OutboxStatus.SENT, 0) for s in others)
     assert sent_to(h.api.calls, OTHER_OFFICER_ID) == []
+
+
+async def test_preview_agrees_with_what_the_bot_sends(demo_bot: Harness, tmp_path: Path) -> None:
+    await bind_group(demo_bot)
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unionbot.db",
+           "DEFAULT_LANGUAGE": "zh"}  # fmt: skip
+    printed = subprocess.run(
+        [sys.executable, "-m", "bot", "reminders", "preview", "--at", "2018-03-19T09:00",
+         "--json"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    previewed = {(r["chat_id"], r["text"]) for r in json.loads(printed)}
+    rules = {r["rule"] for r in json.loads(printed)}
+    assert rules == {"monthly.reminder", "quarterly.reminder", "digest"}
+
+    calls = await tick(demo_bot, at(3, 19, 9))
+    sent = {(c.params["chat_id"], c.params["text"]) for c in calls if c.method == "sendMessage"}
+    assert sent == previewed
