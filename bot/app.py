@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -68,6 +69,7 @@ def build_application(
     data.db = Database(settings.database_url)
     data.clock = Clock(settings.zone, settings.bot_today)
     data.status_cache = StatusCache()
+    data.sending = asyncio.Lock()
     register(app)
     schedule(app)
     app.add_error_handler(on_error)

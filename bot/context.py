@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ class BotData:
     plan: Plan
     clock: Clock
     status_cache: StatusCache
+    sending: asyncio.Lock  # one outbox drain at a time in this instance
 
 
 @dataclass(frozen=True)

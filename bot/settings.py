@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
     reminder_tick_seconds: int = Field(default=60, ge=0, le=3600)  # 0: no reminder jobs
     outbox_interval_seconds: float = Field(default=2.0, gt=0, le=600)
+    # How long an instance may hold claimed outbox rows before another may send them: if it
+    # dies, its few claimed rows wait this long. Longer than one send can take.
+    outbox_lease_seconds: int = Field(default=60, ge=5, le=3600)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

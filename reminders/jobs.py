@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from telegram.ext import Application, CallbackContext
@@ -43,6 +44,12 @@ async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
 
 async def send(context: CallbackContext[Any, Any, Any, Any]) -> None:
     data = context.bot_data
-    sent = await drain(bot=context.bot, db=data.db, now=data.clock.now, worker=WORKER)
+    if data.sending.locked():
+        return  # one drain per instance: the running one takes new rows as well
+    lease = timedelta(seconds=data.settings.outbox_lease_seconds)
+    async with data.sending:
+        sent = await drain(
+            bot=context.bot, db=data.db, now=data.clock.now, worker=WORKER, lease=lease
+        )
     if sent:
         log.info("outbox rows handled: %d", sent)

@@ -20,7 +20,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.enums import OutboxChannel, OutboxStatus
 from models.tables import OutboxMessage
 
-LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8  # transient failures (timeouts, 5xx) before a row is given up as failed
 
 
@@ -70,7 +69,13 @@ async def known_keys(*, session: AsyncSession, keys: Sequence[str]) -> set[str]:
 
 
 async def claim(
-    *, session: AsyncSession, worker: str, now: datetime, limit: int, channel: OutboxChannel
+    *,
+    session: AsyncSession,
+    worker: str,
+    now: datetime,
+    limit: int,
+    channel: OutboxChannel,
+    lease: timedelta,
 ) -> list[OutboxMessage]:
     """Take up to `limit` due rows for this worker, oldest first. On PostgreSQL, SKIP LOCKED
     lets two instances claim side by side; SQLite's write lock serialises the claims."""
@@ -93,7 +98,7 @@ async def claim(
     ).all()
     for row in rows:
         row.claimed_by = worker
-        row.claim_expires_at = now + LEASE
+        row.claim_expires_at = now + lease
         session.add(row)
     return list(rows)
 

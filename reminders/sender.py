@@ -23,19 +23,28 @@ from models.tables import OutboxMessage
 from reminders.outbox import backoff, claim, mark_final, mark_later, mark_sent
 
 log = logging.getLogger("unionbot.outbox")
-BATCH = 50
+# Rows claimed at once: small, so that an instance that dies holds few rows until their
+# lease runs out.
+BATCH = 10
 
 
 async def drain(
-    *, bot: Bot, db: Database, now: Callable[[], datetime], worker: str, limit: int = 10_000
+    *,
+    bot: Bot,
+    db: Database,
+    now: Callable[[], datetime],
+    worker: str,
+    lease: timedelta = timedelta(seconds=60),
+    limit: int = 10_000,
 ) -> int:
-    """Send what is due, batch by batch; the number of rows handled."""
+    """Send what is due, batch by batch; the number of rows handled. A claimed row that is
+    not marked within `lease` (the instance died) is free for any instance again."""
     handled = 0
     while handled < limit:
         async with db.session(write=True) as session:
             rows = await claim(
                 session=session, worker=worker, now=now(), limit=BATCH,
-                channel=OutboxChannel.TELEGRAM,
+                channel=OutboxChannel.TELEGRAM, lease=lease,
             )  # fmt: skip
         if not rows:
             break

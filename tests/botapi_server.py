@@ -3,7 +3,10 @@ process: what PTB's own HTTP layer sends, over a socket, as to Telegram."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -32,9 +35,16 @@ def decode(form: str) -> JSON:
 
 
 @contextmanager
-def serve(api: FakeBotApi, token: str) -> Iterator[str]:
-    """Serve `api` for `token`; yields the base URL for TELEGRAM_API_BASE_URL."""
+def serve(
+    api: FakeBotApi, token: str, *, hold_send: int = 0, holding: threading.Event | None = None
+) -> Iterator[str]:
+    """Serve `api` for `token`; yields the base URL for TELEGRAM_API_BASE_URL.
+
+    `hold_send` = n holds the n-th sendMessage unanswered, as a slow network would, and
+    sets `holding`: a test can kill the bot with a call in flight. A held call whose client
+    has gone is dropped unrecorded: it never reached Telegram."""
     lock = threading.Lock()
+    sends = itertools.count(1)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -45,6 +55,12 @@ def serve(api: FakeBotApi, token: str) -> Iterator[str]:
             method = self.path[len(prefix) :]
             length = int(self.headers.get("Content-Length") or 0)
             params = decode(self.rfile.read(length).decode())
+            if method == "sendMessage" and next(sends) == hold_send:
+                if holding is not None:
+                    holding.set()
+                while not self._client_gone():
+                    time.sleep(0.01)
+                return
             with lock:
                 status, body = api.answer(method, params)
             if method == "getUpdates" and not body.get("result"):
@@ -53,11 +69,18 @@ def serve(api: FakeBotApi, token: str) -> Iterator[str]:
 
         def _send(self, status: int, body: JSON) -> None:
             data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a long poll answered to a bot that was killed meanwhile
+
+        def _client_gone(self) -> bool:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
 
         def log_message(self, *args: Any) -> None:
             return None

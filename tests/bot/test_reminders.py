@@ -3,6 +3,7 @@ chat receives, once, and what snoozing, muting, pausing and downtime change."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -294,11 +296,10 @@ async def test_preview_agrees_with_what_the_bot_sends(demo_bot: Harness, tmp_pat
     await bind_group(demo_bot)
     env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unionbot.db",
            "DEFAULT_LANGUAGE": "zh"}  # fmt: skip
-    printed = subprocess.run(
-        [sys.executable, "-m", "bot", "reminders", "preview", "--at", "2018-03-19T09:00",
-         "--json"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    command = [sys.executable, "-m", "bot", "reminders", "preview", "--at", "2018-03-19T09:00",
+               "--json"]  # fmt: skip
+    run = partial(subprocess.run, capture_output=True, text=True, check=True)
+    printed = (await asyncio.to_thread(run, command, env=env, cwd=tmp_path)).stdout
     previewed = {(r["chat_id"], r["text"]) for r in json.loads(printed)}
     rules = {r["rule"] for r in json.loads(printed)}
     assert rules == {"monthly.reminder", "quarterly.reminder", "digest"}
