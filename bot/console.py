@@ -52,11 +52,13 @@ class Console:
         self.write = write
         self.keyboard_message: JSON | None = None
         self.files_dir = files_dir  # where pictures and documents the bot sends are saved
+        self.mark = len(harness.api.calls)  # Bot API calls shown (or not for us) so far
 
     async def handle(self, line: str) -> None:
         line = line.strip()
         if not line:
             return
+        self.show_unasked()
         choices = buttons(self.keyboard_message) if self.keyboard_message else []
         if line.isdigit() and 1 <= int(line) <= len(choices) and self.keyboard_message:
             calls = await self.harness.press(
@@ -64,7 +66,21 @@ class Console:
             )
         else:
             calls = await self.harness.send(self.user, line)
+        self.mark = len(self.harness.api.calls)
         self.show(calls)
+
+    def show_unasked(self) -> None:
+        """What the bot sent this person on its own (a reminder) since the last reply."""
+        calls = self.harness.api.since(self.mark)
+        self.mark += len(calls)
+        mine = [
+            c for c in calls
+            if c.method == "sendMessage" and c.status == 200
+            and c.result["chat"]["id"] == self.user["id"]
+        ]  # fmt: skip
+        if mine:
+            self.write(f"  {t('console.unasked', self.lang)}")
+            self.show(mine)
 
     def show(self, calls: list[ApiCall]) -> None:
         for call in calls:

@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.clock import Clock
+from bot.console import DEMO_USERS, Console
 from bot.fake_api import JSON, ApiCall, visible
 from bot.harness import Harness, alerts, shown
 from models.chats import Scope, bind_chat
@@ -307,3 +308,16 @@ async def test_preview_agrees_with_what_the_bot_sends(demo_bot: Harness, tmp_pat
     calls = await tick(demo_bot, at(3, 19, 9))
     sent = {(c.params["chat_id"], c.params["text"]) for c in calls if c.method == "sendMessage"}
     assert sent == previewed
+
+
+async def test_the_console_shows_a_reminder_that_came_meanwhile(demo_bot: Harness) -> None:
+    lines: list[str] = []
+    console = Console(demo_bot, DEMO_USERS["officer"], Language.ZH, write=lines.append)
+    await tick(demo_bot, at(3, 15, 9))
+    await console.handle("/help")
+    shown_text = "\n".join(lines)
+    assert shown_text.index(seen("console.unasked")) < shown_text.index("📝 拱辰街道")
+    assert shown_text.index("📝 拱辰街道") < shown_text.index("工会助手 · ")
+    lines.clear()
+    await console.handle("/help")
+    assert seen("console.unasked") not in "\n".join(lines)
