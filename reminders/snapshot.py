@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.enums import ChatScope, Language, LedgerOutcome, MeetingKind, Role, VisitKind
 from models.plan import Plan
-from models.status import district_status, street_rows
+from models.status import DistrictStatus, district_status
 from models.tables import (
     ChatBinding,
     LedgerEntry,
@@ -42,9 +42,8 @@ async def load_snapshot(
     *, session: AsyncSession, plan: Plan, now: datetime, default_language: Language
 ) -> Snapshot:
     today = now.astimezone(plan.zone).date()
-    rows = sorted(
-        await street_rows(session=session, plan=plan, today=today), key=lambda r: r.position
-    )
+    status = await district_status(session=session, plan=plan, today=today)  # one pass
+    rows = sorted(status.ranking, key=lambda row: row.position)
     officers = (await session.exec(select(Officer).where(col(Officer.active)))).all()
     bindings = (await session.exec(select(ChatBinding))).all()
     streets = tuple(
@@ -77,7 +76,7 @@ async def load_snapshot(
         follow_ups=await _follow_ups(session, today, officers),
         snoozes=await _snoozes(session, now, default_language),
         settings=await rule_settings(session=session),
-        digest=await _digest(session, plan, today),
+        digest=await _digest(session, status, today),
     )
 
 
@@ -185,8 +184,7 @@ async def _snoozes(session: AsyncSession, now: datetime, language: Language) -> 
     return tuple(snoozes)
 
 
-async def _digest(session: AsyncSession, plan: Plan, today: date) -> Digest:
-    status = await district_status(session=session, plan=plan, today=today)
+async def _digest(session: AsyncSession, status: DistrictStatus, today: date) -> Digest:
     week_ago = today - timedelta(days=7)
     new_units = await session.exec(
         select(sa.func.count()).where(
