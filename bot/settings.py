@@ -60,11 +60,19 @@ class Settings(BaseSettings):
     @field_validator("bot_today", mode="before")
     @classmethod
     def _day_or_moment(cls, value: object) -> object:
-        # "2018-03-15" is a date, "2018-03-15T08:59" a moment; pydantic would read both as
-        # a datetime at midnight.
-        if isinstance(value, str) and "T" not in value and " " not in value.strip():
-            return date.fromisoformat(value.strip()) if value.strip() else None
-        return value
+        # "2018-03-15" is a date, "2018-03-15T08:59" a moment (pydantic alone would read both
+        # as a datetime).
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not a date (2018-03-15) or a date and time (2018-03-15T08:59)"
+            ) from None
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod
