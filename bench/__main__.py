@@ -11,6 +11,8 @@
   as served (figures cached until the data changes) and cold (recomputed every time, as
   after each write); beside an echo handler on the same harness (our app, gatekeeper and
   database lookup included) and the bare PTB echo floor;
+- the reminder tick on the full-size dataset (what falls due, planned from the database);
+- the outbox sender: reminders drained through PTB's flood limiter, against Telegram's 30/s;
 - peak memory of this process (max RSS).
 """
 
@@ -41,10 +43,15 @@ from models.officers import ensure_officer
 from models.plan import load_plan
 from models.progress import unit_counts
 from models.status import StatusCache, district_status
+from reminders.outbox import Outgoing, enqueue
+from reminders.sender import drain
+from reminders.tick import plan_tick
 
 ADMIN = 10001
 OFFICER = 20001  # made a street officer of 拱辰街道 in the full-size database
 FULL_SIZE_DAY = date(2018, 9, 15)  # six months of activity, deadlines ahead
+REMINDER_MOMENT = datetime(2018, 9, 14, 1, 0, tzinfo=UTC)  # Friday 09:00 in Beijing
+TELEGRAM_RATE = 30  # messages per second, overall
 
 
 def settings_for(folder: Path, name: str = "bench", today: date = date(2018, 3, 15)) -> Settings:
@@ -53,6 +60,7 @@ def settings_for(folder: Path, name: str = "bench", today: date = date(2018, 3, 
         database_url=f"sqlite+aiosqlite:///{folder}/{name}.db",
         bot_admin_ids=str(ADMIN),
         bot_today=today.isoformat(),
+        reminder_tick_seconds=0,  # the benchmarks run ticks themselves
     )
 
 
@@ -167,12 +175,23 @@ async def bench_status(folder: Path, n: int) -> list[tuple[str, str]]:
             begin = time.perf_counter()
             await district_status(session=session, plan=plan, today=FULL_SIZE_DAY)
             figures.append(time.perf_counter() - begin)
+    ticks = []
+    for _ in range(10):
+        async with db.session() as session:
+            begin = time.perf_counter()
+            await plan_tick(session=session, plan=plan, now=REMINDER_MOMENT,
+                            language=Language.ZH, since=None)  # fmt: skip
+            ticks.append(time.perf_counter() - begin)
     await db.dispose()
     rows = [
         ("full-size dataset: 15,099 units, a year of activity", f"{built:.1f} s ({holds})"),
         (
             "district figures from scratch, p50 / p95",
             "{:.1f} / {:.1f} ms".format(*summary(figures)),
+        ),
+        (
+            "reminder tick (plan 4 weeks around now), p50 / p95",
+            "{:.0f} / {:.0f} ms".format(*summary(ticks)),
         ),
     ]
     async with Harness.running(settings, rate_limit=False) as harness:
@@ -201,6 +220,29 @@ async def bench_status(folder: Path, n: int) -> list[tuple[str, str]]:
     return rows
 
 
+async def bench_outbox(folder: Path, n: int) -> list[tuple[str, str]]:
+    """n reminders to n private chats, drained through PTB's flood limiter (≈30 messages/s
+    overall, as Telegram allows): the sender's rate against that ceiling."""
+    settings = settings_for(folder, "outbox")
+    async with Harness.running(settings) as harness:
+        now = datetime.now(UTC)
+        rows = [
+            Outgoing(key=f"bench|{i}", kind="bench", recipient=str(50_000 + i),
+                     payload={"text": f"提醒 {i}"}, not_before=now)
+            for i in range(n)
+        ]  # fmt: skip
+        db = harness.app.bot_data.db
+        async with db.session(write=True) as session:
+            await enqueue(session=session, rows=rows, now=now)
+        begin = time.perf_counter()
+        sent = await drain(bot=harness.app.bot, db=db, now=lambda: datetime.now(UTC),
+                           worker="bench")  # fmt: skip
+        took = time.perf_counter() - begin
+    rate = sent / took
+    return [(f"outbox: {n} reminders through the flood limiter",
+             f"{rate:.1f} messages/s ({rate / TELEGRAM_RATE:.0%} of Telegram's 30/s)")]  # fmt: skip
+
+
 async def echo_on_harness(harness: Harness, user: JSON, n: int) -> float:
     """Throughput of a handler that only echoes, behind the same gatekeeper and database
     lookup as every feature: the floor any command of this bot stands on."""
@@ -224,6 +266,7 @@ async def main(n: int) -> None:
         rows = await bench_seed(folder, settings)
         rows += await bench_updates(settings, n)
         rows += await bench_status(folder, n)
+        rows += await bench_outbox(folder, 300)
     rows.append(
         (
             "peak memory (max RSS of this process)",
