@@ -60,9 +60,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("guide", guidance.guide_command))
     app.add_handler(CallbackQueryHandler(guidance.guide_pressed, pattern=guidance.GUIDE_CALLBACK))
     app.add_handler(CommandHandler("report", reports.report_command))
-    app.add_handler(
-        CallbackQueryHandler(reports.officer_pressed, pattern=reports.OFFICER_CALLBACK)
-    )
+    app.add_handler(CallbackQueryHandler(reports.officer_pressed, pattern=reports.OFFICER_CALLBACK))
     app.add_handler(CallbackQueryHandler(reports.admin_pressed, pattern=reports.ADMIN_CALLBACK))
     app.add_handler(CommandHandler("reminders", reminders.reminders_command))
     app.add_handler(

@@ -90,7 +90,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         # Whatever waits for this user's answer: a meeting, a ledger move's reason, a visit.
         dropped = any(
             [await drop_draft(session=session, user_id=context.actor.user_id, kind=kind)
-             for kind in (DRAFT, "ledger", "visit", "stage")]
+             for kind in (DRAFT, "ledger", "visit", "stage", "report")]
         )  # fmt: skip
     await reply(
         update, t("meeting.cancelled" if dropped else "flow.nothing_to_cancel", context.lang)

@@ -22,6 +22,7 @@ from handlers.meeting_flow import (
     summary_buttons,
     typed_answer,
 )
+from handlers.reports import report_answer
 from handlers.units import reason_answer
 from handlers.visits import visit_answer
 from models.drafts import drop_draft, load_draft, save_draft
@@ -44,7 +45,7 @@ CARD_CALLBACK = r"^mt:(save|edit|cancel)$"
 async def private_text(update: Update, context: BotContext) -> None:
     """A message in a private chat: the answer to a /meeting question if one waits, else
     perhaps a whole meeting in one message."""
-    for answer in (typed_answer, reason_answer, visit_answer):
+    for answer in (typed_answer, reason_answer, visit_answer, report_answer):
         if await answer(update, context):
             return
     await quick_log(update, context)

@@ -17,6 +17,7 @@ from typing import Any
 
 from models.enums import Language
 from models.plan import HolidayShift, Plan, ReportRule
+from models.reports import month_period, quarter_period
 from reminders.workdays import next_working_day, previous_working_day
 
 # A reminder can move by a whole holiday week (国庆, 春节): look this far around the span
@@ -139,14 +140,6 @@ class Reminder:
     def key(self) -> str:
         """The outbox's unique key: one per (rule, recipient, occasion), ever."""
         return self.key_override or f"{self.rule}|{self.recipient.chat_id}|{self.occasion}"
-
-
-def month_period(day: date) -> str:
-    return f"{day.year}-{day.month:02d}"
-
-
-def quarter_period(day: date) -> str:
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 def due_between(plan: Plan, snap: Snapshot, start: datetime, end: datetime) -> list[Reminder]:
