@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
+from bot.context import BotContext
 from bot.texts import t
+from models.drafts import save_draft
 from models.enums import Language, Role
 
 Button = tuple[str, str]  # (label, callback data)
@@ -58,3 +62,22 @@ async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None = 
         # Pressing the same button twice would edit to identical content: nothing to do.
         if "not modified" not in str(exc):
             raise
+
+
+IDLE = timedelta(minutes=30)  # a question left this long is no longer the conversation
+
+
+def idle(payload: dict[str, Any], now: datetime) -> bool:
+    """A draft whose question was left unanswered too long: a message now is not its answer."""
+    at = payload.get("at")
+    return at is not None and now - datetime.fromisoformat(at) > IDLE
+
+
+async def store_draft(context: BotContext, kind: str, payload: dict[str, Any]) -> None:
+    """Keep a conversation's answers so far (and when the officer last answered)."""
+    payload["at"] = context.now().isoformat()
+    async with context.db.session(write=True) as session:
+        await save_draft(
+            session=session, user_id=context.actor.user_id, kind=kind, payload=payload,
+            now=context.now(),
+        )  # fmt: skip

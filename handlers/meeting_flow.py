@@ -8,7 +8,7 @@ typed answers go to the step the draft is waiting for. /cancel drops the draft.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -16,12 +16,22 @@ from telegram.helpers import create_deep_linked_url
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import Button, edit, esc, grid, is_private, keyboard, reply
+from handlers.common import (
+    Button,
+    edit,
+    esc,
+    grid,
+    idle,
+    is_private,
+    keyboard,
+    reply,
+    store_draft,
+)
 from handlers.media import take_file
 from handlers.status_view import full_date
 from handlers.units import stage_file
 from handlers.visits import visit_file
-from models.drafts import drop_draft, load_draft, save_draft
+from models.drafts import drop_draft, load_draft
 from models.enums import Language, MeetingKind, Role, VenueType
 from models.geography import street_ids
 from models.meetings import MAX_PLACE, MeetingInput, meeting_problems, read_count
@@ -29,7 +39,6 @@ from models.quicklog import read_date
 from models.tables import Meeting
 
 DRAFT = "meeting"
-IDLE = timedelta(minutes=30)  # a question left this long is no longer the conversation
 START_PAYLOAD = "meeting"  # t.me/<bot>?start=meeting opens /meeting in a private chat
 FIELDS = (
     "kind",
@@ -70,11 +79,6 @@ def _resume_buttons(lang: Language) -> InlineKeyboardMarkup:
     )
 
 
-def _idle(payload: dict[str, Any], now: datetime) -> bool:
-    at = payload.get("at")
-    return at is not None and now - datetime.fromisoformat(at) > IDLE
-
-
 async def _start(update: Update, context: BotContext, *, new_message: bool) -> None:
     actor = context.actor
     payload: dict[str, Any] = {**dict.fromkeys(FIELDS), "evidence": []}
@@ -98,12 +102,7 @@ async def cancel_command(update: Update, context: BotContext) -> None:
 
 
 async def _store(context: BotContext, payload: dict[str, Any]) -> None:
-    payload["at"] = context.now().isoformat()  # when the officer last answered
-    async with context.db.session(write=True) as session:
-        await save_draft(
-            session=session, user_id=context.actor.user_id, kind=DRAFT, payload=payload,
-            now=context.now(),
-        )  # fmt: skip
+    await store_draft(context, DRAFT, payload)
 
 
 def _next(payload: dict[str, Any], answered: str, *, admin: bool) -> str | None:
@@ -238,7 +237,7 @@ async def typed_answer(update: Update, context: BotContext) -> bool:
     step = payload.get("step") if payload else None
     if payload is None or step not in TYPED:
         return False
-    if _idle(payload, context.now()):
+    if idle(payload, context.now()):
         # After a long pause the message is likely about something else: don't take it as
         # the answer; the draft is kept and offered back.
         await reply(update, t("flow.timed_out", lang), _resume_buttons(lang))

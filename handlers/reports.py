@@ -20,15 +20,14 @@ Callback data, parsed strictly; every press re-checks the presser's role and str
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import Button, edit, grid, is_private, keyboard, reply
-from handlers.meeting_flow import IDLE
+from handlers.common import Button, edit, grid, idle, is_private, keyboard, reply, store_draft
 from handlers.report_view import (
     card_text,
     chunks,
@@ -40,7 +39,7 @@ from handlers.report_view import (
     title,
 )
 from handlers.status_view import day
-from models.drafts import drop_draft, load_draft, save_draft
+from models.drafts import drop_draft, load_draft
 from models.enums import Language, ReportKind, Role
 from models.reports import (
     ReportField,
@@ -176,12 +175,7 @@ async def _draft(context: BotContext) -> dict[str, Any] | None:
 
 
 async def _store(context: BotContext, payload: dict[str, Any]) -> None:
-    payload["at"] = context.now().isoformat()  # when the officer last answered
-    async with context.db.session(write=True) as session:
-        await save_draft(
-            session=session, user_id=context.actor.user_id, kind=DRAFT, payload=payload,
-            now=context.now(),
-        )  # fmt: skip
+    await store_draft(context, DRAFT, payload)
 
 
 def _kind(payload: dict[str, Any]) -> ReportKind:
@@ -265,7 +259,7 @@ async def report_answer(update: Update, context: BotContext) -> bool:
     payload = await _draft(context)
     if payload is None or payload.get("step") is None:
         return False
-    if _idle(payload, context.now()):
+    if idle(payload, context.now()):
         # After a long pause the message is likely about something else: not taken as the
         # answer; the draft is kept and offered back.
         await _store(context, payload)
@@ -283,11 +277,6 @@ async def report_answer(update: Update, context: BotContext) -> bool:
     await _store(context, payload)
     await _ask(update, context, payload, new_message=True)
     return True
-
-
-def _idle(payload: dict[str, Any], now: datetime) -> bool:
-    at = payload.get("at")
-    return at is not None and now - datetime.fromisoformat(at) > IDLE
 
 
 # --- the officer's buttons ----------------------------------------------------------------

@@ -15,11 +15,11 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import Button, esc, grid, is_private, keyboard, reply
+from handlers.common import Button, esc, grid, is_private, keyboard, reply, store_draft
 from handlers.media import keep_files, take_file
 from handlers.status_view import number
 from handlers.units import show_card
-from models.drafts import drop_draft, load_draft, save_draft
+from models.drafts import drop_draft, load_draft
 from models.enums import Language
 from models.meetings import files_to_keep, read_count
 from models.units import (
@@ -71,11 +71,7 @@ async def visit_command(update: Update, context: BotContext) -> None:
 
 
 async def _store(context: BotContext, payload: dict[str, Any]) -> None:
-    async with context.db.session(write=True) as session:
-        await save_draft(
-            session=session, user_id=context.actor.user_id, kind=DRAFT, payload=payload,
-            now=context.now(),
-        )  # fmt: skip
+    await store_draft(context, DRAFT, payload)
 
 
 async def visit_pressed(update: Update, context: BotContext) -> None:
