@@ -97,3 +97,4 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"  # gave up after retries
     BLOCKED = "blocked"  # the recipient blocked the bot (403): never retried
     MISSED = "missed"  # fell due while the bot was down, past the grace: admins told instead
+    CANCELLED = "cancelled"  # the recipient opted out (退订, /stop) before it was sent

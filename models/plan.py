@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import tomllib
 from datetime import date, time
 from decimal import Decimal
@@ -165,6 +166,20 @@ class ReminderRules(_Strict):
     digest: Digest
 
 
+class Welcome(_Strict):
+    """The one message every new member gets: {name} and {union} are filled in."""
+
+    template: str = Field(min_length=10, max_length=1000)
+    sms_signature: str = Field(min_length=2, max_length=16)  # 【房山区总工会】, the SMS sign
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> Welcome:
+        names = {n for _, n, _, _ in string.Formatter().parse(self.template) if n}
+        if not names <= {"name", "union"}:
+            raise ValueError(f"template: only {{name}} and {{union}} can be filled in, not {names}")
+        return self
+
+
 class Zone(_Strict):
     name: str = Field(min_length=1)
 
@@ -182,6 +197,7 @@ class Plan(_Strict):
     targets: Targets
     reporting: Reporting
     reminders: ReminderRules
+    welcome: Welcome
     zones: list[Zone]
     streets: list[Street] = Field(min_length=1)
 

@@ -220,6 +220,63 @@ class Member(SQLModel, table=True):
     meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
     source: str = Field(default="officer", max_length=16)  # officer | online | import
     created_at: datetime = utc_column()
+    created_by: int | None = Field(default=None, sa_type=sa.BigInteger)  # the officer
+    # 退订/TD by SMS or /stop in Telegram: no further messages, ever.
+    opted_out_at: datetime | None = utc_column(default=None, nullable=True)
+
+
+class JoinLink(SQLModel, table=True):
+    """A deep link (and its QR code) an officer shows at a meeting: applications through it
+    belong to that street, and to that meeting's new members once approved."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    street_id: int = Field(foreign_key="street.id")
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    created_by: int = Field(sa_type=sa.BigInteger)
+    created_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+
+
+class MembershipApplication(SQLModel, table=True):
+    """Online joining (网上入会): a worker's application, until an officer decides on it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_user_id: int = Field(sa_type=sa.BigInteger, index=True)
+    name: str = Field(max_length=64)
+    mobile: str = Field(max_length=11)  # from Telegram's shared contact: that account's own
+    street_id: int = Field(foreign_key="street.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    unit_name: str = Field(max_length=128)  # as the worker gave it, when no unit matched
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id")
+    consent_at: datetime = utc_column()
+    status: str = Field(default="pending", max_length=16)  # pending | approved | rejected
+    decided_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    decided_at: datetime | None = utc_column(default=None, nullable=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = utc_column()
+
+
+class WelcomeTemplate(SQLModel, table=True):
+    """The district admin's welcome text, replacing the plan's default (one row)."""
+
+    id: int = Field(default=1, primary_key=True)
+    text: str = Field(max_length=1000)
+    changed_by: int = Field(sa_type=sa.BigInteger)
+    changed_at: datetime = utc_column()
+
+
+class OutboxBatch(SQLModel, table=True):
+    """A batch of outbox rows sent together (an import's welcomes), and the one message that
+    shows its progress ("已发送 1,200 / 10,000"), edited as it goes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(max_length=64)
+    total: int = 0
+    chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    message_id: int | None = None
+    created_at: datetime = utc_column()
+    finished_at: datetime | None = utc_column(default=None, nullable=True)
 
 
 class Officer(SQLModel, table=True):
@@ -280,6 +337,7 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = utc_column(default=None, nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = utc_column()
+    batch_id: int | None = Field(default=None, foreign_key="outboxbatch.id", index=True)
 
 
 class ReminderSetting(SQLModel, table=True):

@@ -1,0 +1,32 @@
+"""Mainland China mobile numbers: read as people type them, shown masked.
+
+A number is 11 digits starting 13–19 (1[3-9]xxxxxxxxx). People type full-width digits
+(１３８…), spaces and dashes (138 1234 5678, 138-1234-5678) and a country code (+86, 0086);
+all are normalised away. Everywhere a number is shown in a chat or written to a log, it is
+masked: 138****5678.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_SEPARATORS = re.compile(r"[\s\-‐‑–—()（）]")
+
+
+def normalise_mobile(text: str) -> str | None:
+    """The 11-digit number, or None if `text` is not a mainland mobile number."""
+    digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    for prefix in ("+86", "0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            digits = digits[len(prefix) :]
+            break
+    return digits if _MOBILE.match(digits) else None
+
+
+def mask_mobile(mobile: str) -> str:
+    """138****5678: enough to tell numbers apart, not enough to call."""
+    if len(mobile) < 7:
+        return "*" * len(mobile)
+    return f"{mobile[:3]}****{mobile[-4:]}"
