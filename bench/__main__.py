@@ -40,10 +40,10 @@ from bot.settings import Settings
 from models.demo import seed_demo
 from models.enums import Language, Role
 from models.officers import ensure_officer
+from models.outbox import Outgoing, enqueue
 from models.plan import load_plan
 from models.progress import unit_counts
 from models.status import StatusCache, district_status
-from reminders.outbox import Outgoing, enqueue
 from reminders.sender import drain
 from reminders.tick import plan_tick
 

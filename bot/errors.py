@@ -11,7 +11,7 @@ from telegram.error import Forbidden, NetworkError
 
 from bot.context import BotContext
 from bot.texts import t
-from reminders.outbox import Outgoing, enqueue
+from models.outbox import Outgoing, enqueue
 
 log = logging.getLogger("unionbot")
 

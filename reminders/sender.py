@@ -19,8 +19,8 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot.db import Database
 from bot.texts import t
 from models.enums import Language, OutboxChannel, OutboxStatus
+from models.outbox import backoff, claim, mark_final, mark_later, mark_sent
 from models.tables import OutboxMessage
-from reminders.outbox import backoff, claim, mark_final, mark_later, mark_sent
 
 log = logging.getLogger("unionbot.outbox")
 # Rows claimed at once: small, so that an instance that dies holds few rows until their

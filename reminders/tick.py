@@ -15,10 +15,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from models.enums import Language, OutboxStatus
+from models.outbox import Outgoing, enqueue, known_keys
 from models.plan import Plan
 from models.tables import ReminderTick
 from reminders.messages import missed_text, payload
-from reminders.outbox import Outgoing, enqueue, known_keys
 from reminders.planner import Recipient, Reminder, due_between, split_by_grace
 from reminders.snapshot import load_snapshot
 

@@ -34,8 +34,15 @@ class Outgoing:
     status: OutboxStatus = OutboxStatus.PENDING
 
 
-async def enqueue(*, session: AsyncSession, rows: Sequence[Outgoing], now: datetime) -> int:
-    """Add rows whose key is new; a key already there (sent or not) is left alone."""
+async def enqueue(
+    *,
+    session: AsyncSession,
+    rows: Sequence[Outgoing],
+    now: datetime,
+    batch_id: int | None = None,
+) -> int:
+    """Add rows whose key is new; a key already there (sent or not) is left alone. How many
+    were new."""
     if not rows:
         return 0
     values = [
@@ -49,6 +56,7 @@ async def enqueue(*, session: AsyncSession, rows: Sequence[Outgoing], now: datet
             "attempts": 0,
             "not_before": r.not_before,
             "created_at": now,
+            "batch_id": batch_id,
         }
         for r in rows
     ]
