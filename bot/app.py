@@ -30,7 +30,7 @@ log = logging.getLogger("unionbot")
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 COMMANDS = (
     "status", "chart", "meeting", "visit", "unit", "mine", "cancel", "start", "help", "lang",
-    "invite", "guide", "bind", "reminders", "report",
+    "invite", "guide", "bind", "reminders", "outbox", "report",
 )  # fmt: skip
 
 

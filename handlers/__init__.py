@@ -23,6 +23,7 @@ from handlers import (
     meeting_flow,
     meetings,
     mine,
+    outbox,
     reminders,
     reports,
     start,
@@ -62,6 +63,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("report", reports.report_command))
     app.add_handler(CallbackQueryHandler(reports.officer_pressed, pattern=reports.OFFICER_CALLBACK))
     app.add_handler(CallbackQueryHandler(reports.admin_pressed, pattern=reports.ADMIN_CALLBACK))
+    app.add_handler(CommandHandler("outbox", outbox.outbox_command))
+    app.add_handler(CallbackQueryHandler(outbox.outbox_pressed, pattern=outbox.OUTBOX_CALLBACK))
     app.add_handler(CommandHandler("reminders", reminders.reminders_command))
     app.add_handler(
         CallbackQueryHandler(reminders.reminders_pressed, pattern=reminders.REMINDERS_CALLBACK)

@@ -17,10 +17,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import audit
 from models.enums import OutboxChannel, OutboxStatus
-from models.tables import OutboxMessage
+from models.tables import OutboxBatch, OutboxMessage
 
 MAX_ATTEMPTS = 8  # transient failures (timeouts, 5xx) before a row is given up as failed
+UNDELIVERED = (OutboxStatus.FAILED, OutboxStatus.BLOCKED, OutboxStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,83 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2**attempts, 3600))
 
 
-async def counts(*, session: AsyncSession) -> dict[OutboxStatus, int]:
+async def counts(*, session: AsyncSession) -> dict[tuple[OutboxChannel, OutboxStatus], int]:
+    """How many rows are in each state, per channel: what /outbox shows."""
     found = await session.exec(
-        select(OutboxMessage.status, sa.func.count()).group_by(col(OutboxMessage.status))
+        select(OutboxMessage.channel, OutboxMessage.status, sa.func.count()).group_by(
+            col(OutboxMessage.channel), col(OutboxMessage.status)
+        )
     )
-    tally: Counter[OutboxStatus] = Counter()
-    for status, n in found.all():
-        tally[OutboxStatus(status)] = n
-    return {status: tally[status] for status in OutboxStatus}
+    tally: Counter[tuple[OutboxChannel, OutboxStatus]] = Counter()
+    for channel, status, n in found.all():
+        tally[(OutboxChannel(channel), OutboxStatus(status))] = n
+    return dict(tally)
+
+
+async def retry_failed(
+    *, session: AsyncSession, channel: OutboxChannel, now: datetime, by_user_id: int
+) -> int:
+    """Give failed rows of a channel another go (not blocked ones: the person blocked us)."""
+    failed = (
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.status) == OutboxStatus.FAILED,
+            col(OutboxMessage.channel) == channel,
+        )
+        .values(status=OutboxStatus.PENDING, attempts=0, not_before=now, claim_expires_at=None,
+                claimed_by=None)
+    )  # fmt: skip
+    result = await session.exec(failed)
+    n = int(result.rowcount or 0)
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="outbox.retry",
+        entity="outbox", entity_id=channel.value, after={"rows": n},
+    )  # fmt: skip
+    return n
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    batch_id: int
+    chat_id: int
+    message_id: int
+    total: int
+    sent: int
+    failed: int  # failed, blocked or cancelled: done, but not delivered
+
+    @property
+    def done(self) -> bool:
+        return self.sent + self.failed >= self.total
+
+
+async def open_batches(*, session: AsyncSession) -> list[BatchProgress]:
+    """Batches still being sent that show their progress in a message."""
+    batches = (
+        await session.exec(
+            select(OutboxBatch).where(
+                col(OutboxBatch.finished_at).is_(None), col(OutboxBatch.message_id).is_not(None)
+            )
+        )
+    ).all()
+    progress = []
+    for batch in batches:
+        assert batch.id is not None and batch.chat_id is not None and batch.message_id is not None
+        states = await session.exec(
+            select(OutboxMessage.status, sa.func.count())
+            .where(OutboxMessage.batch_id == batch.id)
+            .group_by(col(OutboxMessage.status))
+        )
+        by_state = {OutboxStatus(s): n for s, n in states.all()}
+        undelivered = sum(by_state.get(s, 0) for s in UNDELIVERED)
+        progress.append(
+            BatchProgress(batch.id, batch.chat_id, batch.message_id, batch.total,
+                          by_state.get(OutboxStatus.SENT, 0), undelivered)
+        )  # fmt: skip
+    return progress
+
+
+async def finish_batch(*, session: AsyncSession, batch_id: int, now: datetime) -> None:
+    batch = await session.get(OutboxBatch, batch_id)
+    assert batch is not None
+    batch.finished_at = now
+    session.add(batch)

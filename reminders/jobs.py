@@ -14,6 +14,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext
 
 from models.enums import Language
+from reminders.progress import show_progress
 from reminders.sender import drain
 from reminders.tick import run_tick
 
@@ -47,9 +48,14 @@ async def send(context: CallbackContext[Any, Any, Any, Any]) -> None:
     if data.sending.locked():
         return  # one drain per instance: the running one takes new rows as well
     lease = timedelta(seconds=data.settings.outbox_lease_seconds)
+    language = Language(data.settings.default_language)
+
+    async def progress() -> None:
+        await show_progress(bot=context.bot, db=data.db, now=data.clock.now, language=language)
+
     async with data.sending:
-        sent = await drain(
-            bot=context.bot, db=data.db, now=data.clock.now, worker=WORKER, lease=lease
-        )
+        sent = await drain(bot=context.bot, db=data.db, now=data.clock.now, worker=WORKER,
+                           lease=lease, progress=progress)  # fmt: skip
     if sent:
         log.info("outbox rows handled: %d", sent)
+    await progress()

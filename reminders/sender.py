@@ -10,7 +10,8 @@ most the row in flight, and its lease lets another instance pick it up.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -26,6 +27,7 @@ log = logging.getLogger("unionbot.outbox")
 # Rows claimed at once: small, so that an instance that dies holds few rows until their
 # lease runs out.
 BATCH = 10
+PROGRESS_EVERY = 3.0  # seconds between edits of a batch's progress message
 
 
 async def drain(
@@ -35,11 +37,12 @@ async def drain(
     now: Callable[[], datetime],
     worker: str,
     lease: timedelta = timedelta(seconds=60),
-    limit: int = 10_000,
+    limit: int = 100_000,
+    progress: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """Send what is due, batch by batch; the number of rows handled. A claimed row that is
     not marked within `lease` (the instance died) is free for any instance again."""
-    handled = 0
+    handled, shown = 0, time.monotonic()
     while handled < limit:
         async with db.session(write=True) as session:
             rows = await claim(
@@ -51,6 +54,9 @@ async def drain(
         for row in rows:
             await _send_one(bot, db, row, now)
         handled += len(rows)
+        if progress is not None and time.monotonic() - shown >= PROGRESS_EVERY:
+            await progress()  # a long batch shows how far it got as it goes
+            shown = time.monotonic()
     return handled
 
 
