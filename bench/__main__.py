@@ -13,6 +13,8 @@
   database lookup included) and the bare PTB echo floor;
 - the reminder tick on the full-size dataset (what falls due, planned from the database);
 - the outbox sender: reminders drained through PTB's flood limiter, against Telegram's 30/s;
+- welcomes: 10,000 through a fake Bot API that enforces 30 messages/s and injects 429s
+  (about 6 minutes; `--welcomes 0` skips it);
 - peak memory of this process (max RSS).
 """
 
@@ -25,6 +27,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,9 +41,9 @@ from bot.fake_api import JSON, FakeBotApi
 from bot.harness import FAKE_TOKEN, Harness
 from bot.settings import Settings
 from models.demo import seed_demo
-from models.enums import Language, Role
+from models.enums import Language, OutboxChannel, OutboxStatus, Role
 from models.officers import ensure_officer
-from models.outbox import Outgoing, enqueue
+from models.outbox import Outgoing, counts, enqueue
 from models.plan import load_plan
 from models.progress import unit_counts
 from models.status import StatusCache, district_status
@@ -221,8 +224,8 @@ async def bench_status(folder: Path, n: int) -> list[tuple[str, str]]:
 
 
 async def bench_outbox(folder: Path, n: int) -> list[tuple[str, str]]:
-    """n reminders to n private chats, drained through PTB's flood limiter (≈30 messages/s
-    overall, as Telegram allows): the sender's rate against that ceiling."""
+    """n reminders to n private chats, drained as the bot does (paced just under Telegram's
+    ≈30 messages/s, through PTB's flood limiter): the sender's rate against that ceiling."""
     settings = settings_for(folder, "outbox")
     async with Harness.running(settings) as harness:
         now = datetime.now(UTC)
@@ -236,11 +239,52 @@ async def bench_outbox(folder: Path, n: int) -> list[tuple[str, str]]:
             await enqueue(session=session, rows=rows, now=now)
         begin = time.perf_counter()
         sent = await drain(bot=harness.app.bot, db=db, now=lambda: datetime.now(UTC),
-                           worker="bench")  # fmt: skip
+                           worker="bench", pace=harness.app.bot_data.pace)  # fmt: skip
         took = time.perf_counter() - begin
     rate = sent / took
     return [(f"outbox: {n} reminders through the flood limiter",
              f"{rate:.1f} messages/s ({rate / TELEGRAM_RATE:.0%} of Telegram's 30/s)")]  # fmt: skip
+
+
+async def bench_welcomes(folder: Path, n: int) -> list[tuple[str, str]]:
+    """n welcomes through a fake Bot API that enforces Telegram's 30 messages/s (a 429 for
+    the 31st in any second) and refuses 0.1% of calls at random with a 429: every one
+    delivered, none twice, and how close to the allowed rate."""
+    settings = settings_for(folder, "welcomes")
+    async with Harness.running(settings) as harness:
+        harness.api.max_per_second, harness.api.random_429 = TELEGRAM_RATE, 0.001
+        now = datetime.now(UTC)
+        rows = [
+            Outgoing(key=f"welcome|telegram|{i}", kind="welcome", recipient=str(80_000 + i),
+                     payload={"text": f"欢迎加入工会 {i}"}, not_before=now)
+            for i in range(n)
+        ]  # fmt: skip
+        db = harness.app.bot_data.db
+        async with db.session(write=True) as session:
+            await enqueue(session=session, rows=rows, now=now)
+        begin = time.perf_counter()
+        while True:  # rows refused with a 429 wait out retry_after, then go again
+            await drain(bot=harness.app.bot, db=db, now=lambda: datetime.now(UTC),
+                        worker="bench", pace=harness.app.bot_data.pace)  # fmt: skip
+            async with db.session() as session:
+                tally = await counts(session=session)
+            if not tally.get((OutboxChannel.TELEGRAM, OutboxStatus.PENDING)):
+                break
+            await asyncio.sleep(0.2)
+        took = time.perf_counter() - begin
+        delivered = Counter(
+            c.params["chat_id"] for c in harness.api.calls
+            if c.method == "sendMessage" and c.status == 200
+        )  # fmt: skip
+        refused = sum(c.status == 429 for c in harness.api.calls)
+    twice = sum(k > 1 for k in delivered.values())
+    rate = n / took
+    return [
+        (f"welcomes: {n:,} through 30/s flood control, 0.1% random 429s",
+         f"{took:.0f} s, {rate:.1f} messages/s ({rate / TELEGRAM_RATE:.0%} of the allowed rate)"),
+        ("  delivered / twice / 429s ridden out",
+         f"{len(delivered):,} / {twice} / {refused}"),
+    ]  # fmt: skip
 
 
 async def echo_on_harness(harness: Harness, user: JSON, n: int) -> float:
@@ -259,7 +303,7 @@ async def echo_on_harness(harness: Harness, user: JSON, n: int) -> float:
     return rate
 
 
-async def main(n: int) -> None:
+async def main(n: int, welcomes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         settings = settings_for(folder)
@@ -267,6 +311,8 @@ async def main(n: int) -> None:
         rows += await bench_updates(settings, n)
         rows += await bench_status(folder, n)
         rows += await bench_outbox(folder, 300)
+        if welcomes:
+            rows += await bench_welcomes(folder, welcomes)
     rows.append(
         (
             "peak memory (max RSS of this process)",
@@ -282,4 +328,9 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=1000, help="updates to time (default 1000)")
-    asyncio.run(main(parser.parse_args().updates))
+    parser.add_argument(
+        "--welcomes", type=int, default=10_000,
+        help="welcomes to send at Telegram's rate (default 10,000: about 6 minutes; 0 skips)",
+    )  # fmt: skip
+    args = parser.parse_args()
+    asyncio.run(main(args.updates, args.welcomes))

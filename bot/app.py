@@ -24,6 +24,7 @@ from models.officers import ensure_admins
 from models.plan import Plan, load_plan
 from models.status import StatusCache
 from reminders.jobs import schedule
+from reminders.sender import steady_pace
 
 log = logging.getLogger("unionbot")
 
@@ -70,6 +71,7 @@ def build_application(
     data.clock = Clock(settings.zone, settings.bot_today)
     data.status_cache = StatusCache()
     data.sending = asyncio.Lock()
+    data.pace = steady_pace()
     register(app)
     schedule(app)
     app.add_error_handler(on_error)

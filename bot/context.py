@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
@@ -26,6 +27,7 @@ class BotData:
     clock: Clock
     status_cache: StatusCache
     sending: asyncio.Lock  # one outbox drain at a time in this instance
+    pace: AsyncLimiter  # outbox messages evenly spaced under Telegram's rate
 
 
 @dataclass(frozen=True)

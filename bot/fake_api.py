@@ -10,9 +10,11 @@ the updates a user would cause (`message_update`, `callback_update`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import html.parser
 import itertools
 import json
+import random
 import struct
 import time
 from collections.abc import Mapping
@@ -51,8 +53,15 @@ class FakeBotApi(BaseRequest):
     blocked: set[int] = field(default_factory=set)
     floods: int = 0
     flood_retry_after: int = 3
+    # Telegram's flood control, enforced: at most `max_per_second` sendMessage calls in any
+    # one second (None: unlimited), and a share of calls refused at random (`random_429`).
+    max_per_second: int | None = None
+    random_429: float = 0.0
+    seed: int = 0
 
     def __post_init__(self) -> None:
+        self._recent_sends: collections.deque[float] = collections.deque()
+        self._random = random.Random(self.seed)
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -151,9 +160,24 @@ class FakeBotApi(BaseRequest):
     def _api_sendChatAction(self, _: JSON) -> bool:
         return True
 
+    def _flooded(self) -> bool:
+        if self.random_429 and self._random.random() < self.random_429:
+            return True
+        if self.max_per_second is None:
+            return False
+        now = time.monotonic()
+        while self._recent_sends and now - self._recent_sends[0] >= 1.0:
+            self._recent_sends.popleft()
+        if len(self._recent_sends) >= self.max_per_second:
+            return True
+        self._recent_sends.append(now)
+        return False
+
     def _api_sendMessage(self, params: JSON) -> JSON:
         if int(params["chat_id"]) in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if self._flooded():
+            raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if self.floods > 0:
             self.floods -= 1
             raise ApiError(

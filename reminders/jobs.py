@@ -55,7 +55,7 @@ async def send(context: CallbackContext[Any, Any, Any, Any]) -> None:
 
     async with data.sending:
         sent = await drain(bot=context.bot, db=data.db, now=data.clock.now, worker=WORKER,
-                           lease=lease, progress=progress)  # fmt: skip
+                           lease=lease, progress=progress, pace=data.pace)  # fmt: skip
     if sent:
         log.info("outbox rows handled: %d", sent)
     await progress()

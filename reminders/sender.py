@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
@@ -27,6 +28,16 @@ log = logging.getLogger("unionbot.outbox")
 # Rows claimed at once: small, so that an instance that dies holds few rows until their
 # lease runs out.
 BATCH = 10
+# Outbox messages are paced evenly just under Telegram's ≈30/s: PTB's limiter alone lets a
+# burst of 30 through at once, and a 429 would then pause every request for a second.
+SEND_RATE = 29.8  # 30 calls would take 1.007 s: never 31 in one second
+
+
+def steady_pace(per_second: float = SEND_RATE) -> AsyncLimiter:
+    """One message at a time, evenly spaced: no bursts."""
+    return AsyncLimiter(1, 1 / per_second)
+
+
 PROGRESS_EVERY = 3.0  # seconds between edits of a batch's progress message
 
 
@@ -39,6 +50,7 @@ async def drain(
     lease: timedelta = timedelta(seconds=60),
     limit: int = 100_000,
     progress: Callable[[], Awaitable[None]] | None = None,
+    pace: AsyncLimiter | None = None,
 ) -> int:
     """Send what is due, batch by batch; the number of rows handled. A claimed row that is
     not marked within `lease` (the instance died) is free for any instance again."""
@@ -52,6 +64,8 @@ async def drain(
         if not rows:
             break
         for row in rows:
+            if pace is not None:
+                await pace.acquire()
             await _send_one(bot, db, row, now)
         handled += len(rows)
         if progress is not None and time.monotonic() - shown >= PROGRESS_EVERY:
