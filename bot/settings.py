@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from reminders.sms import DEFAULT_SMS_BODY, fill_sms_body
 
 from models.plan import ZoneName
 
@@ -16,6 +18,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Tokens copied from .env.example or docs must be refused, not sent to Telegram.
 PLACEHOLDER_TOKENS = {"", "changeme", "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11", "your-token"}
+# What SMS_GATEWAY=aliyun cannot do without.
+ALIYUN_NEEDS = (
+    "aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_sms_sign_name",
+    "aliyun_sms_template_code",
+)  # fmt: skip
 
 
 class SettingsError(Exception):
@@ -42,6 +49,19 @@ class Settings(BaseSettings):
     # How long an instance may hold claimed outbox rows before another may send them: if it
     # dies, its few claimed rows wait this long. Longer than one send can take.
     outbox_lease_seconds: int = Field(default=60, ge=5, le=3600)
+    # SMS (reminders/sms.py). Every field the gateways need comes before SMS_GATEWAY, whose
+    # validator checks that the chosen gateway has them.
+    sms_rate_per_second: float = Field(default=10.0, gt=0, le=1000)
+    sms_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    sms_http_url: str = ""
+    sms_http_auth_header: SecretStr | None = None  # "Authorization: Bearer …": secret
+    sms_http_body_template: str = DEFAULT_SMS_BODY
+    aliyun_access_key_id: str = ""
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str = ""
+    aliyun_sms_template_code: str = ""
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    sms_gateway: Literal["", "http", "aliyun"] = ""  # "": none, SMS wait in the outbox
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -55,6 +75,54 @@ class Settings(BaseSettings):
             raise ValueError("is the example placeholder; put the token from @BotFather here")
         if value is not None and ":" not in value.get_secret_value():
             raise ValueError("does not look like a bot token (expected 123456789:AA…)")
+        return value
+
+    @field_validator("sms_http_auth_header", "aliyun_access_key_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sms_http_auth_header")
+    @classmethod
+    def _header_line(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            name, colon, _ = value.get_secret_value().partition(":")
+            if not colon or not name.strip() or " " in name.strip():
+                raise ValueError("expected a header line such as 'Authorization: Bearer abc'")
+        return value
+
+    @field_validator("sms_http_url", "aliyun_sms_endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("sms_http_body_template", mode="before")
+    @classmethod
+    def _body_template(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return DEFAULT_SMS_BODY
+        if isinstance(value, str):
+            missing = [p for p in ("{mobile}", "{text}") if p not in value]
+            if missing:
+                raise ValueError(f"has no {missing[0]} placeholder")
+            try:
+                json.loads(fill_sms_body(value, mobile="13800000000", text='a "b"\n'))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"is not valid JSON once filled in ({exc.msg})") from None
+        return value
+
+    @field_validator("sms_gateway")
+    @classmethod
+    def _gateway_settings(cls, value: str, info: ValidationInfo) -> str:
+        # The fields checked here are declared before sms_gateway, so info.data has them
+        # (unless they failed on their own, which is then the error reported first).
+        needed = {"http": ("sms_http_url",), "aliyun": ALIYUN_NEEDS}.get(value, ())
+        for name in needed:
+            if name in info.data and not info.data[name]:
+                raise ValueError(f"{value!r} needs {name.upper()}, which is not set")
         return value
 
     @field_validator("bot_today", mode="before")
