@@ -23,10 +23,12 @@ from bot.db import Database
 from bot.fake_api import visible
 from bot.settings import Settings, SettingsError, load_settings
 from bot.texts import t
+from handlers.members import refusal_text, report_text
 from handlers.status_view import district_text, street_text
 from models.chats import find_street
 from models.demo import DemoAlreadySeeded, seed_demo
 from models.enums import Language
+from models.member_import import Column, FileRefused, import_members, read_table, review
 from models.officers import ensure_officer
 from models.plan import PlanError, load_plan
 from models.status import district_status, street_status
@@ -109,6 +111,23 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     preview.add_argument("--json", action="store_true", help="print the reminders as JSON")
 
+    members = sub.add_parser("members", help="new members", description="New members.")
+    members_sub = members.add_subparsers(dest="members_command", required=True,
+                                         metavar="ACTION")  # fmt: skip
+    imported = members_sub.add_parser(
+        "import",
+        help="register new members from a .xlsx or .csv list (UTF-8 or GBK)",
+        description="Check every row of FILE against DATABASE_URL as the bot does with a list "
+        "sent to it, print the problems by row and column, and register the good rows (their "
+        "welcome SMS queued) after a y/N question.",
+    )
+    imported.add_argument("file", type=Path, metavar="FILE", help="a .xlsx or .csv file")
+    imported.add_argument(
+        "--street", metavar="NAME",
+        help="the street of the rows that name none (full or short name)",
+    )  # fmt: skip
+    imported.add_argument("--yes", action="store_true", help="register without asking")
+
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser(
@@ -180,6 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_preview(load_settings(), args.at, as_json=args.json))
     if args.command == "db":
         return asyncio.run(_upgrade(load_settings()))
+    if args.command == "members":
+        return asyncio.run(_import_members(load_settings(), args.file, args.street, yes=args.yes))
     raise AssertionError(args.command)
 
 
@@ -306,6 +327,60 @@ async def _preview(settings: Settings, at: datetime, *, as_json: bool) -> int:
                 why=visible(explain(r, lang))))  # fmt: skip
         print("    " + visible(render(r)).replace("\n", "\n    "))
     return 0
+
+
+async def _import_members(settings: Settings, path: Path, street: str | None, *, yes: bool) -> int:
+    """The bot's report on a list of members, then its good rows registered on "y"."""
+    plan = load_plan(settings.plan_file)
+    clock = Clock(settings.zone, settings.bot_today)
+    lang = Language(settings.default_language)
+    try:
+        table = read_table(await asyncio.to_thread(path.read_bytes), path.name)
+    except OSError as exc:
+        print(f"unionbot: {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except FileRefused as refused:
+        print(f"unionbot: {visible(refusal_text(refused, lang))}", file=sys.stderr)
+        return 1
+    async with _migrated(settings) as db:
+        async with db.session() as session:
+            scope = await find_street(session=session, name=street) if street else None
+            problem = (
+                t("member_import.cli_street_unknown", lang, street=street)
+                if street and (scope is None or scope.street_id is None)
+                else t("member_import.cli_needs_street", lang)
+                if scope is None and Column.STREET not in table.columns
+                else None
+            )  # fmt: skip
+            if problem is not None:
+                print(f"unionbot: {problem}", file=sys.stderr)
+                return 1
+            report = await review(
+                session=session, table=table, street_id=scope.street_id if scope else None,
+                own_street_id=None, today=clock.today(),
+            )  # fmt: skip
+        print(visible(report_text(report, lang, file_name=path.name, limit=None)))
+        question = t("member_import.cli_confirm", lang, count=len(report.good))
+        if not report.good or not (yes or _confirmed(question)):
+            print(visible(t("member_import.cancelled", lang)))
+            return 1
+        async with db.session(write=True) as session:
+            result = await import_members(
+                session=session, plan=plan, rows=report.good, by_user_id=None, now=clock.now(),
+                chat_id=None, file_name=path.name,
+            )  # fmt: skip
+    print(visible(t("member_import.done", lang, registered=result.registered)))
+    if result.skipped:
+        print(visible(t("member_import.skipped", lang, skipped=result.skipped)))
+    print(visible(t("member_import.progress", lang, count=result.welcomes)))
+    return 0
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:  # no terminal to ask: the answer is no
+        return False
 
 
 def _plain(value: object) -> object:

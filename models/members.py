@@ -63,8 +63,10 @@ async def register_member(
     by_user_id: int | None,
     now: datetime,
     plan: Plan,
+    batch_id: int | None = None,
 ) -> Member | Duplicate:
-    """Write the member and queue their welcome; a number already registered writes nothing."""
+    """Write the member and queue their welcome (in `batch_id`, an import's outbox batch); a
+    number already registered writes nothing."""
     if await find_by_mobile(session=session, mobile=member.mobile) is not None:
         return Duplicate.MOBILE
     row = Member(
@@ -79,7 +81,7 @@ async def register_member(
         session=session, now=now, actor_user_id=by_user_id, action="member.register",
         entity="member", entity_id=row.id, after=member_snapshot(row),
     )  # fmt: skip
-    await queue_welcome(session=session, member=row, plan=plan, now=now)
+    await queue_welcome(session=session, member=row, plan=plan, now=now, batch_id=batch_id)
     return row
 
 
