@@ -345,6 +345,19 @@ class FakeBotApi(BaseRequest):
         self.messages[(chat["id"], message["message_id"])] = message
         return {"update_id": next(self._update_ids), "message": message}
 
+    def contact_update(self, *, user: JSON, phone_number: str, user_id: int | None) -> JSON:
+        """A user shares a contact in their private chat with the bot: their own (the
+        share-contact button; `user_id` is theirs) or someone else's (`user_id` another's,
+        or None for a contact that is no Telegram user)."""
+        contact: JSON = {"phone_number": phone_number, "first_name": user["first_name"]}
+        if user_id is not None:
+            contact["user_id"] = user_id
+        chat = self.private_chat(user)
+        message: JSON = {"message_id": next(self._message_ids), "date": int(time.time()),
+                         "chat": chat, "from": user, "contact": contact}  # fmt: skip
+        self.messages[(chat["id"], message["message_id"])] = message
+        return {"update_id": next(self._update_ids), "message": message}
+
     def callback_update(self, *, user: JSON, message: JSON, data: str) -> JSON:
         return {
             "update_id": next(self._update_ids),

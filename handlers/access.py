@@ -1,7 +1,9 @@
 """The gatekeeper: runs first for every update (group -1) and lets through only officers.
 
-Strangers may only send /start, which redeems an invite or explains how to get one. Every
-other update from them gets a polite refusal and stops here, so no handler after this one
+Strangers may only send /start, which redeems an invite or explains how to get one, and what
+online joining needs (handlers.joining: /join, join links, their answers and shared contact
+while their application is open, its buttons, and /stop). Every other update from them gets
+a polite refusal and stops here, so no handler after this one
 ever has to ask whether its user is allowed in at all (each still checks its own role).
 """
 
@@ -13,6 +15,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.context import Actor, BotContext
 from bot.texts import t
+from handlers.joining import open_to_strangers, stranger_answer
 from models.enums import Language
 from models.officers import find_officer
 
@@ -53,8 +56,12 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
         name=user.full_name,
         language=language_of(update, context.bot_data.settings.default_language),
     )
-    if _is_start(update, context.bot.username):
+    if _is_start(update, context.bot.username) or open_to_strangers(
+        update, _command_for_us(update, context.bot.username)
+    ):
         return
+    if await stranger_answer(update, context):
+        raise ApplicationHandlerStop  # an answer to the join flow, handled there and only there
     await _refuse(update, context, removed=officer is not None)
     raise ApplicationHandlerStop
 

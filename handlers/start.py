@@ -7,8 +7,10 @@ from telegram import Update
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import edit, esc, is_private, keyboard, reply, role_label
+from handlers.joining import start_link
 from handlers.meeting_flow import START_PAYLOAD, meeting_command
 from models.enums import Language, Role
+from models.joining import link_code
 from models.officers import InviteState, redeem_invite, set_language
 
 LANG_CALLBACK = r"^lang:(zh|en)$"
@@ -16,7 +18,9 @@ LANG_CALLBACK = r"^lang:(zh|en)$"
 
 async def start(update: Update, context: BotContext) -> None:
     actor = context.actor
-    if context.args and not is_private(update):
+    if context.args and link_code(context.args[0]) is not None:
+        await start_link(update, context, context.args[0])  # a worker's join link
+    elif context.args and not is_private(update):
         # An invite is personal: redeeming it in a group would show the code to everyone.
         await reply(update, t("invite.private_only_redeem", actor.language))
     elif context.args and context.args[0] == START_PAYLOAD and actor.role is not None:

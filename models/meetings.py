@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import audit
 from models.enums import MeetingKind, VenueType
 from models.plan import Plan
-from models.tables import Attachment, Meeting, Member
+from models.tables import Attachment, JoinLink, Meeting, Member, MembershipApplication
 
 MAX_ATTENDEES = 100_000  # more is a typing slip, not a meeting
 MAX_PLACE = 200  # Meeting.place
@@ -208,10 +208,12 @@ async def delete_meeting(
         await session.exec(select(Attachment).where(Attachment.meeting_id == meeting_id))
     ).all():
         await session.delete(attachment)
-    # Members who joined at the meeting stay members; they only lose the link to it.
-    await session.exec(
-        sa.update(Member).where(col(Member.meeting_id) == meeting_id).values(meeting_id=None)
-    )
+    # Members who joined at the meeting stay members; they only lose the link to it (and so
+    # do its join links and the applications made through them).
+    for linked in (Member, JoinLink, MembershipApplication):
+        await session.exec(
+            sa.update(linked).where(col(linked.meeting_id) == meeting_id).values(meeting_id=None)
+        )
     audit.record(session=session, now=now, actor_user_id=by_user_id, action="meeting.delete",
                  entity="meeting", entity_id=meeting_id, before=_snapshot(row))  # fmt: skip
     await session.delete(row)
