@@ -25,13 +25,14 @@ from models.plan import Plan, load_plan
 from models.status import StatusCache
 from reminders.jobs import schedule
 from reminders.sender import steady_pace
+from reminders.sms_sender import SmsChannel
 
 log = logging.getLogger("unionbot")
 
 UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData, Any]
 COMMANDS = (
     "status", "chart", "meeting", "visit", "unit", "mine", "cancel", "start", "help", "lang",
-    "invite", "guide", "bind", "reminders", "outbox", "report",
+    "invite", "guide", "bind", "reminders", "outbox", "report", "joinqr", "member", "welcome",
 )  # fmt: skip
 
 
@@ -71,6 +72,8 @@ def build_application(
     data.clock = Clock(settings.zone, settings.bot_today)
     data.status_cache = StatusCache()
     data.sending = asyncio.Lock()
+    data.sms = SmsChannel.from_settings(settings)
+    data.sms_sending = asyncio.Lock()
     data.pace = steady_pace()
     register(app)
     schedule(app)
@@ -99,6 +102,7 @@ async def _post_init(app: UnionApp) -> None:
 
 
 async def _post_shutdown(app: UnionApp) -> None:
+    await app.bot_data.sms.aclose()
     await app.bot_data.db.dispose()
 
 

@@ -16,6 +16,7 @@ from bot.settings import Settings
 from models.enums import Language, Role
 from models.plan import Plan
 from models.status import StatusCache
+from reminders.sms_sender import SmsChannel
 
 
 class BotData:
@@ -27,6 +28,8 @@ class BotData:
     clock: Clock
     status_cache: StatusCache
     sending: asyncio.Lock  # one outbox drain at a time in this instance
+    sms: SmsChannel  # the SMS gateway (or none), its pace and pause
+    sms_sending: asyncio.Lock  # one SMS drain at a time in this instance
     pace: AsyncLimiter  # outbox messages evenly spaced under Telegram's rate
 
 

@@ -20,8 +20,10 @@ from handlers import (
     fallback,
     guidance,
     invites,
+    joining,
     meeting_flow,
     meetings,
+    members,
     mine,
     outbox,
     reminders,
@@ -30,6 +32,7 @@ from handlers import (
     status,
     units,
     visits,
+    welcome,
 )
 from handlers.access import gatekeeper
 
@@ -58,6 +61,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(mine.visit_pressed, pattern=mine.VISIT_CALLBACK))
     app.add_handler(CommandHandler("visit", visits.visit_command))
     app.add_handler(CallbackQueryHandler(visits.visit_pressed, pattern=visits.VISIT_CALLBACK))
+    app.add_handler(CommandHandler("member", members.member_command))
+    app.add_handler(CallbackQueryHandler(members.member_pressed, pattern=members.MEMBER_CALLBACK))
+    app.add_handler(CallbackQueryHandler(members.import_pressed, pattern=members.IMPORT_CALLBACK))
+    app.add_handler(CommandHandler("welcome", welcome.welcome_command))
+    app.add_handler(CallbackQueryHandler(welcome.welcome_pressed, pattern=welcome.WELCOME_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))
     app.add_handler(CallbackQueryHandler(guidance.guide_pressed, pattern=guidance.GUIDE_CALLBACK))
     app.add_handler(CommandHandler("report", reports.report_command))
@@ -81,6 +89,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("invite", invites.invite_command))
     app.add_handler(CallbackQueryHandler(invites.role_chosen, pattern=invites.ROLE_CALLBACK))
     app.add_handler(CallbackQueryHandler(invites.street_chosen, pattern=invites.STREET_CALLBACK))
+    # Online joining: the only commands and buttons non-officers reach (see access.py).
+    app.add_handler(CommandHandler("join", joining.join_command))
+    app.add_handler(CommandHandler("stop", joining.stop_command))
+    app.add_handler(CallbackQueryHandler(joining.join_pressed, pattern=joining.JOIN_CALLBACK))
+    app.add_handler(CommandHandler("joinqr", joining.joinqr_command))
+    app.add_handler(CallbackQueryHandler(joining.qr_pressed, pattern=joining.QR_CALLBACK))
+    app.add_handler(CallbackQueryHandler(joining.decide_pressed, pattern=joining.DECIDE_CALLBACK))
+    app.add_handler(CommandHandler("optout", joining.optout_command))
+    app.add_handler(
+        MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, joining.contact_received)
+    )
 
     # Plain questions ("how much is left?") before the catch-all; other text falls through.
     app.add_handler(

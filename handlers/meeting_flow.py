@@ -28,6 +28,7 @@ from handlers.common import (
     store_draft,
 )
 from handlers.media import take_file
+from handlers.members import member_file
 from handlers.status_view import full_date
 from handlers.units import stage_file
 from handlers.visits import visit_file
@@ -94,7 +95,8 @@ async def cancel_command(update: Update, context: BotContext) -> None:
         # Whatever waits for this user's answer: a meeting, a ledger move's reason, a visit.
         dropped = any(
             [await drop_draft(session=session, user_id=context.actor.user_id, kind=kind)
-             for kind in (DRAFT, "ledger", "visit", "stage", "report")]
+             for kind in (DRAFT, "ledger", "visit", "stage", "report", "member",
+                          "member_import", "welcome")]
         )  # fmt: skip
     await reply(
         update, t("meeting.cancelled" if dropped else "flow.nothing_to_cancel", context.lang)
@@ -346,8 +348,11 @@ async def file_received(update: Update, context: BotContext) -> None:
     file id now, copied to the media folder when the record is saved."""
     payload = await _draft(context)
     if payload is None or payload.get("step") != "evidence":
-        if not await visit_file(update, context) and not await stage_file(update, context):
-            await reply(update, t("flow.no_file_expected", context.lang))
+        # Then a visit's or a ledger step's evidence; else a spreadsheet is a list of members.
+        for taker in (visit_file, stage_file, member_file):
+            if await taker(update, context):
+                return
+        await reply(update, t("flow.no_file_expected", context.lang))
         return
     more = keyboard(await _choices(context, "evidence"))
     files = await take_file(update, context, payload.get("evidence") or [], more)

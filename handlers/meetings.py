@@ -13,6 +13,7 @@ from bot.context import BotContext
 from bot.texts import t
 from handlers.common import edit, esc, is_private, reply
 from handlers.fallback import unknown_message
+from handlers.joining import join_answer
 from handlers.media import keep_files
 from handlers.meeting_flow import (
     DRAFT,
@@ -22,9 +23,11 @@ from handlers.meeting_flow import (
     summary_buttons,
     typed_answer,
 )
+from handlers.members import member_answer
 from handlers.reports import report_answer
 from handlers.units import reason_answer
 from handlers.visits import visit_answer
+from handlers.welcome import welcome_answer
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Role
 from models.geography import street_ids
@@ -45,7 +48,9 @@ CARD_CALLBACK = r"^mt:(save|edit|cancel)$"
 async def private_text(update: Update, context: BotContext) -> None:
     """A message in a private chat: the answer to a /meeting question if one waits, else
     perhaps a whole meeting in one message."""
-    for answer in (typed_answer, reason_answer, visit_answer, report_answer):
+    answers = (typed_answer, reason_answer, visit_answer, report_answer, join_answer,
+               member_answer, welcome_answer)  # fmt: skip
+    for answer in answers:
         if await answer(update, context):
             return
     await quick_log(update, context)

@@ -1,6 +1,6 @@
-"""The JobQueue wiring: a reminder tick every REMINDER_TICK_SECONDS, and the outbox sender
-every OUTBOX_INTERVAL_SECONDS. Both are idempotent, so a second instance on the same
-database, or a tick that overlaps a restart, sends nothing twice."""
+"""The JobQueue wiring: a reminder tick every REMINDER_TICK_SECONDS, and the outbox senders
+(Telegram, SMS) every OUTBOX_INTERVAL_SECONDS. All are idempotent, so a second instance on
+the same database, or a tick that overlaps a restart, sends nothing twice."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from telegram.ext import Application, CallbackContext
 from models.enums import Language
 from reminders.progress import show_progress
 from reminders.sender import drain
+from reminders.sms_sender import drain_sms
 from reminders.tick import run_tick
 
 log = logging.getLogger("unionbot.reminders")
@@ -30,6 +31,7 @@ def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         return  # off (tests drive the tick themselves)
     app.job_queue.run_repeating(tick, interval=settings.reminder_tick_seconds, first=1)
     app.job_queue.run_repeating(send, interval=settings.outbox_interval_seconds, first=2)
+    app.job_queue.run_repeating(send_sms, interval=settings.outbox_interval_seconds, first=3)
 
 
 async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
@@ -59,3 +61,20 @@ async def send(context: CallbackContext[Any, Any, Any, Any]) -> None:
     if sent:
         log.info("outbox rows handled: %d", sent)
     await progress()
+
+
+async def send_sms(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """The outbox's SMS rows, through the gateway; without one, the admins hear once that
+    SMS are waiting (their notice goes out with the next run of `send`)."""
+    data = context.bot_data
+    if data.sms_sending.locked():
+        return  # one SMS drain per instance, as for Telegram
+    async with data.sms_sending:
+        result = await drain_sms(
+            channel=data.sms, db=data.db, now=data.clock.now, worker=WORKER,
+            admins=data.settings.bot_admin_ids,
+            language=Language(data.settings.default_language),
+            lease=timedelta(seconds=data.settings.outbox_lease_seconds),
+        )  # fmt: skip
+    if result.handled:
+        log.info("sms rows handled: %d", result.handled)

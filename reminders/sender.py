@@ -98,11 +98,18 @@ async def _send_one(
 
 
 def _markup(row: OutboxMessage) -> InlineKeyboardMarkup | None:
-    if not row.payload.get("snooze"):
-        return None
-    language = Language(row.payload.get("language", "zh"))
-    button = InlineKeyboardButton(t("remind.snooze", language), callback_data=f"sz:{row.id}")
-    return InlineKeyboardMarkup([[button]])
+    # Buttons a row carries itself, as rows of [label, callback data] (an application's
+    # approve / reject), then the snooze button of a reminder.
+    rows = [
+        [InlineKeyboardButton(label, callback_data=data) for label, data in line]
+        for line in row.payload.get("buttons") or []
+    ]
+    if row.payload.get("snooze"):
+        language = Language(row.payload.get("language", "zh"))
+        rows.append(
+            [InlineKeyboardButton(t("remind.snooze", language), callback_data=f"sz:{row.id}")]
+        )
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _wait(exc: RetryAfter) -> timedelta:
