@@ -24,7 +24,7 @@ from models.officers import ensure_admins
 from models.plan import Plan, load_plan
 from models.status import StatusCache
 from reminders.jobs import schedule
-from reminders.sender import steady_pace
+from reminders.sender import FloodWindow
 from reminders.sms_sender import SmsChannel
 
 log = logging.getLogger("unionbot")
@@ -74,7 +74,7 @@ def build_application(
     data.sending = asyncio.Lock()
     data.sms = SmsChannel.from_settings(settings)
     data.sms_sending = asyncio.Lock()
-    data.pace = steady_pace()
+    data.pace = FloodWindow()
     register(app)
     schedule(app)
     app.add_error_handler(on_error)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiolimiter import AsyncLimiter
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
@@ -16,6 +15,7 @@ from bot.settings import Settings
 from models.enums import Language, Role
 from models.plan import Plan
 from models.status import StatusCache
+from reminders.sender import FloodWindow
 from reminders.sms_sender import SmsChannel
 
 
@@ -30,7 +30,7 @@ class BotData:
     sending: asyncio.Lock  # one outbox drain at a time in this instance
     sms: SmsChannel  # the SMS gateway (or none), its pace and pause
     sms_sending: asyncio.Lock  # one SMS drain at a time in this instance
-    pace: AsyncLimiter  # outbox messages evenly spaced under Telegram's rate
+    pace: FloodWindow  # outbox messages kept within Telegram's 30 a second
 
 
 @dataclass(frozen=True)

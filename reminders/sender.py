@@ -9,12 +9,13 @@ most the row in flight, and its lease lets another instance pick it up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
@@ -28,17 +29,38 @@ log = logging.getLogger("unionbot.outbox")
 # Rows claimed at once: small, so that an instance that dies holds few rows until their
 # lease runs out.
 BATCH = 10
-# Outbox messages are paced evenly just under Telegram's ≈30/s: PTB's limiter alone lets a
-# burst of 30 through at once, and a 429 would then pause every request for a second.
-SEND_RATE = 29.8  # 30 calls would take 1.007 s: never 31 in one second
-
-
-def steady_pace(per_second: float = SEND_RATE) -> AsyncLimiter:
-    """One message at a time, evenly spaced: no bursts."""
-    return AsyncLimiter(1, 1 / per_second)
-
-
+# Telegram counts about 30 messages a second overall. PTB's limiter (a leaky bucket) lets a
+# burst of 30 through on top of the steady 30/s, and the 429 that follows pauses every
+# request for a second; so outbox messages also keep to at most 30 in any one second.
+FLOOD_LIMIT = 30
+FLOOD_PERIOD = 1.0  # seconds
 PROGRESS_EVERY = 3.0  # seconds between edits of a batch's progress message
+
+
+class FloodWindow:
+    """At most `limit` sends in any `period` seconds (a sliding window), one send at a time.
+
+    Each send counts from when it ended: Telegram has counted it by then, and a message PTB
+    had to send again after a 429 counts from the time it went through."""
+
+    def __init__(self, limit: int = FLOOD_LIMIT, period: float = FLOOD_PERIOD) -> None:
+        self.limit, self.period = limit, period
+        self._sent: deque[float] = deque()
+
+    async def acquire(self) -> None:
+        while True:
+            now = time.monotonic()
+            while self._sent and now - self._sent[0] >= self.period:
+                self._sent.popleft()
+            if len(self._sent) < self.limit:
+                self._sent.append(now)
+                return
+            await asyncio.sleep(self.period - (now - self._sent[0]))
+
+    def done(self) -> None:
+        """The send that last acquired has ended."""
+        if self._sent:
+            self._sent[-1] = time.monotonic()
 
 
 async def drain(
@@ -50,7 +72,7 @@ async def drain(
     lease: timedelta = timedelta(seconds=60),
     limit: int = 100_000,
     progress: Callable[[], Awaitable[None]] | None = None,
-    pace: AsyncLimiter | None = None,
+    pace: FloodWindow | None = None,
 ) -> int:
     """Send what is due, batch by batch; the number of rows handled. A claimed row that is
     not marked within `lease` (the instance died) is free for any instance again."""
@@ -66,7 +88,11 @@ async def drain(
         for row in rows:
             if pace is not None:
                 await pace.acquire()
-            await _send_one(bot, db, row, now)
+            try:
+                await _send_one(bot, db, row, now)
+            finally:
+                if pace is not None:
+                    pace.done()
         handled += len(rows)
         if progress is not None and time.monotonic() - shown >= PROGRESS_EVERY:
             await progress()  # a long batch shows how far it got as it goes
