@@ -13,6 +13,7 @@
   database lookup included) and the bare PTB echo floor;
 - the reminder tick on the full-size dataset (what falls due, planned from the database);
 - the outbox sender: reminders drained through PTB's flood limiter, against Telegram's 30/s;
+- SMS: 1,000 welcomes through the local test gateway at a set 50/s;
 - welcomes: 10,000 through a fake Bot API that enforces 30 messages/s and injects 429s
   (about 6 minutes; `--welcomes 0` skips it);
 - peak memory of this process (max RSS).
@@ -48,7 +49,11 @@ from models.plan import load_plan
 from models.progress import unit_counts
 from models.status import StatusCache, district_status
 from reminders.sender import drain
+from reminders.sms import HttpSmsGateway
+from reminders.sms_sender import SmsChannel, drain_sms
 from reminders.tick import plan_tick
+from tests.sms_server import TOKEN as SMS_TOKEN
+from tests.sms_server import serve_generic
 
 ADMIN = 10001
 OFFICER = 20001  # made a street officer of 拱辰街道 in the full-size database
@@ -287,6 +292,38 @@ async def bench_welcomes(folder: Path, n: int) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
+async def bench_sms(folder: Path, n: int, rate: float = 50.0) -> list[tuple[str, str]]:
+    """n welcome SMS through the local test gateway (tests/sms_server.py, which checks what a
+    real one checks) at a configured rate: how close the sender keeps to it."""
+    settings = settings_for(folder, "sms")
+    db = Database(settings.database_url)
+    await db.upgrade()
+    now = datetime.now(UTC)
+    rows = [
+        Outgoing(key=f"welcome|sms|{i}", kind="welcome", channel=OutboxChannel.SMS,
+                 recipient=f"139{i:08d}", payload={"text": f"【房山区总工会】欢迎 {i}"},
+                 not_before=now)
+        for i in range(n)
+    ]  # fmt: skip
+    async with db.session(write=True) as session:
+        await enqueue(session=session, rows=rows, now=now)
+    with serve_generic() as gateway:
+        channel = SmsChannel(
+            HttpSmsGateway(url=gateway.url, auth_header=f"Authorization: {SMS_TOKEN}"), rate
+        )
+        begin = time.perf_counter()
+        await drain_sms(channel=channel, db=db, now=lambda: datetime.now(UTC), worker="bench",
+                        admins=(), language=Language.ZH)  # fmt: skip
+        took = time.perf_counter() - begin
+        await channel.aclose()
+        received = Counter(m.mobile for m in gateway.messages)
+    await db.dispose()
+    twice = sum(k > 1 for k in received.values())
+    return [(f"SMS: {n:,} welcomes through the local gateway at {rate:.0f}/s",
+             f"{n / took:.1f} SMS/s ({n / took / rate:.0%} of the set rate); "
+             f"{len(received):,} received, {twice} twice")]  # fmt: skip
+
+
 async def echo_on_harness(harness: Harness, user: JSON, n: int) -> float:
     """Throughput of a handler that only echoes, behind the same gatekeeper and database
     lookup as every feature: the floor any command of this bot stands on."""
@@ -311,6 +348,7 @@ async def main(n: int, welcomes: int) -> None:
         rows += await bench_updates(settings, n)
         rows += await bench_status(folder, n)
         rows += await bench_outbox(folder, 300)
+        rows += await bench_sms(folder, 1000)
         if welcomes:
             rows += await bench_welcomes(folder, welcomes)
     rows.append(

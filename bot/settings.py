@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from reminders.sms import DEFAULT_SMS_BODY, fill_sms_body
 
 from models.plan import ZoneName
+from reminders.sms import DEFAULT_SMS_BODY, fill_sms_body
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
