@@ -57,6 +57,7 @@ class FakeBotApi(BaseRequest):
     # one second (None: unlimited), and a share of calls refused at random (`random_429`).
     max_per_second: int | None = None
     random_429: float = 0.0
+    bad_gateways: int = 0  # coming sendMessage calls answered 502, as when Telegram hiccups
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -176,6 +177,9 @@ class FakeBotApi(BaseRequest):
     def _api_sendMessage(self, params: JSON) -> JSON:
         if int(params["chat_id"]) in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if self.bad_gateways > 0:
+            self.bad_gateways -= 1
+            raise ApiError(502, "Bad Gateway")
         if self._flooded():
             raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if self.floods > 0:

@@ -321,3 +321,17 @@ async def test_the_console_shows_a_reminder_that_came_meanwhile(demo_bot: Harnes
     lines.clear()
     await console.handle("/help")
     assert seen("console.unasked") not in "\n".join(lines)
+
+
+async def test_a_telegram_5xx_is_retried_with_backoff(unlimited_bot: Harness) -> None:
+    h = unlimited_bot
+    h.api.bad_gateways = 1
+    when = at(3, 15, 9)
+    await tick(h, when)
+    retried = [r for r in await outbox(h) if r.attempts]
+    assert [(r.status, r.attempts) for r in retried] == [(OutboxStatus.PENDING, 1)]
+    assert retried[0].not_before == (when + timedelta(seconds=5)).astimezone(UTC)  # first backoff
+    data = h.app.bot_data
+    later = when + timedelta(seconds=5)
+    await drain(bot=h.app.bot, db=data.db, now=lambda: later, worker="test")
+    assert {r.status for r in await outbox(h)} == {OutboxStatus.SENT}
