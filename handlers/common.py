@@ -30,6 +30,12 @@ def keyboard(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup:
     )
 
 
+def save_edit_cancel(lang: Language, prefix: str) -> InlineKeyboardMarkup:
+    """The row under a summary card: "<prefix>:save", "<prefix>:edit", "<prefix>:cancel"."""
+    actions = ("save", "edit", "cancel")
+    return keyboard([[(t(f"button.{a}", lang), f"{prefix}:{a}") for a in actions]])
+
+
 def grid(buttons: Sequence[Button], columns: int) -> list[list[Button]]:
     return [list(buttons[i : i + columns]) for i in range(0, len(buttons), columns)]
 

@@ -25,6 +25,7 @@ from handlers.common import (
     is_private,
     keyboard,
     reply,
+    save_edit_cancel,
     store_draft,
 )
 from handlers.media import take_file
@@ -329,10 +330,7 @@ def card_text(
 
 
 def summary_buttons(lang: Language) -> InlineKeyboardMarkup:
-    return keyboard(
-        [[(t("button.save", lang), "mt:save"), (t("button.edit", lang), "mt:edit"),
-          (t("button.cancel", lang), "mt:cancel")]]
-    )  # fmt: skip
+    return save_edit_cancel(lang, "mt")
 
 
 def edit_buttons(context: BotContext) -> InlineKeyboardMarkup:

@@ -28,7 +28,18 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.context import Actor, BotContext
 from bot.texts import t
-from handlers.common import Button, edit, esc, grid, idle, is_private, keyboard, reply, store_draft
+from handlers.common import (
+    Button,
+    edit,
+    esc,
+    grid,
+    idle,
+    is_private,
+    keyboard,
+    reply,
+    save_edit_cancel,
+    store_draft,
+)
 from handlers.media import MAX_FILE_BYTES
 from handlers.status_view import full_date
 from models.drafts import drop_draft, load_draft, save_draft
@@ -187,10 +198,7 @@ def card_text(payload: dict[str, Any], lang: Language) -> str:
 
 
 def _card_buttons(lang: Language) -> InlineKeyboardMarkup:
-    return keyboard(
-        [[(t("button.save", lang), "mb:save"), (t("button.edit", lang), "mb:edit"),
-          (t("button.cancel", lang), "mb:cancel")]]
-    )  # fmt: skip
+    return save_edit_cancel(lang, "mb")
 
 
 def _field_buttons(context: BotContext) -> InlineKeyboardMarkup:
