@@ -34,11 +34,13 @@ BATCH = 10
 # request for a second; so outbox messages also keep to at most 30 in any one second.
 FLOOD_LIMIT = 30
 FLOOD_PERIOD = 1.0  # seconds
+PER_CHAT = 1.0  # seconds between two messages to one chat
 PROGRESS_EVERY = 3.0  # seconds between edits of a batch's progress message
 
 
 class FloodWindow:
-    """At most `limit` sends in any `period` seconds (a sliding window), one send at a time.
+    """At most `limit` sends in any `period` seconds (a sliding window), and one a second to
+    any one chat, one send at a time.
 
     Each send counts from when it ended: Telegram has counted it by then, and a message PTB
     had to send again after a 429 counts from the time it went through."""
@@ -46,8 +48,15 @@ class FloodWindow:
     def __init__(self, limit: int = FLOOD_LIMIT, period: float = FLOOD_PERIOD) -> None:
         self.limit, self.period = limit, period
         self._sent: deque[float] = deque()
+        self._chats: dict[str, float] = {}  # chats sent to in the last second: when it ended
+        self._current = ""
 
-    async def acquire(self) -> None:
+    async def acquire(self, chat: str = "") -> None:
+        now = time.monotonic()
+        self._chats = {c: at for c, at in self._chats.items() if now - at < PER_CHAT}
+        if chat in self._chats:  # a reminder and the quarter's, to one officer, say
+            await asyncio.sleep(PER_CHAT - (now - self._chats[chat]))
+        self._current = chat
         while True:
             now = time.monotonic()
             while self._sent and now - self._sent[0] >= self.period:
@@ -59,8 +68,10 @@ class FloodWindow:
 
     def done(self) -> None:
         """The send that last acquired has ended."""
+        ended = time.monotonic()
         if self._sent:
-            self._sent[-1] = time.monotonic()
+            self._sent[-1] = ended
+        self._chats[self._current] = ended
 
 
 async def drain(
@@ -87,7 +98,7 @@ async def drain(
             break
         for row in rows:
             if pace is not None:
-                await pace.acquire()
+                await pace.acquire(row.recipient)
             try:
                 await _send_one(bot, db, row, now)
             finally:
