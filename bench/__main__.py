@@ -228,20 +228,25 @@ async def bench_status(folder: Path, n: int) -> list[tuple[str, str]]:
     return rows
 
 
+async def queue_messages(db: Database, n: int, *, kind: str, first_chat: int, text: str) -> None:
+    """n outbox rows due now, one to each of n private chats."""
+    now = datetime.now(UTC)
+    rows = [
+        Outgoing(key=f"{kind}|telegram|{i}", kind=kind, recipient=str(first_chat + i),
+                 payload={"text": f"{text} {i}"}, not_before=now)
+        for i in range(n)
+    ]  # fmt: skip
+    async with db.session(write=True) as session:
+        await enqueue(session=session, rows=rows, now=now)
+
+
 async def bench_outbox(folder: Path, n: int) -> list[tuple[str, str]]:
-    """n reminders to n private chats, drained as the bot does (paced just under Telegram's
-    ≈30 messages/s, through PTB's flood limiter): the sender's rate against that ceiling."""
+    """n reminders to n private chats, drained as the bot does (at most 30 in any second,
+    through PTB's flood limiter): the sender's rate against Telegram's ceiling."""
     settings = settings_for(folder, "outbox")
     async with Harness.running(settings) as harness:
-        now = datetime.now(UTC)
-        rows = [
-            Outgoing(key=f"bench|{i}", kind="bench", recipient=str(50_000 + i),
-                     payload={"text": f"提醒 {i}"}, not_before=now)
-            for i in range(n)
-        ]  # fmt: skip
         db = harness.app.bot_data.db
-        async with db.session(write=True) as session:
-            await enqueue(session=session, rows=rows, now=now)
+        await queue_messages(db, n, kind="reminder", first_chat=50_000, text="提醒")
         begin = time.perf_counter()
         sent = await drain(bot=harness.app.bot, db=db, now=lambda: datetime.now(UTC),
                            worker="bench", pace=harness.app.bot_data.pace)  # fmt: skip
@@ -258,15 +263,8 @@ async def bench_welcomes(folder: Path, n: int) -> list[tuple[str, str]]:
     settings = settings_for(folder, "welcomes")
     async with Harness.running(settings) as harness:
         harness.api.max_per_second, harness.api.random_429 = TELEGRAM_RATE, 0.001
-        now = datetime.now(UTC)
-        rows = [
-            Outgoing(key=f"welcome|telegram|{i}", kind="welcome", recipient=str(80_000 + i),
-                     payload={"text": f"欢迎加入工会 {i}"}, not_before=now)
-            for i in range(n)
-        ]  # fmt: skip
         db = harness.app.bot_data.db
-        async with db.session(write=True) as session:
-            await enqueue(session=session, rows=rows, now=now)
+        await queue_messages(db, n, kind="welcome", first_chat=80_000, text="欢迎加入工会")
         begin = time.perf_counter()
         while True:  # rows refused with a 429 wait out retry_after, then go again
             await drain(bot=harness.app.bot, db=db, now=lambda: datetime.now(UTC),

@@ -87,3 +87,21 @@ async def store_draft(context: BotContext, kind: str, payload: dict[str, Any]) -
             session=session, user_id=context.actor.user_id, kind=kind, payload=payload,
             now=context.now(),
         )  # fmt: skip
+
+
+async def offered_back_if_idle(
+    update: Update,
+    context: BotContext,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    text: str,
+    markup: InlineKeyboardMarkup,
+) -> bool:
+    """After a long pause a message is likely about something else: it is not taken as the
+    answer; the draft is kept (its clock restarted) and offered back. False if not idle."""
+    if not idle(payload, context.now()):
+        return False
+    await store_draft(context, kind, payload)
+    await reply(update, text, markup)
+    return True

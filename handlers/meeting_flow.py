@@ -21,9 +21,9 @@ from handlers.common import (
     edit,
     esc,
     grid,
-    idle,
     is_private,
     keyboard,
+    offered_back_if_idle,
     reply,
     save_edit_cancel,
     store_draft,
@@ -240,12 +240,14 @@ async def typed_answer(update: Update, context: BotContext) -> bool:
     step = payload.get("step") if payload else None
     if payload is None or step not in TYPED:
         return False
-    if idle(payload, context.now()):
-        # After a long pause the message is likely about something else: don't take it as
-        # the answer; the draft is kept and offered back.
-        await reply(update, t("flow.timed_out", lang), _resume_buttons(lang))
-        payload["at"] = context.now().isoformat()
-        await _store(context, payload)
+    if await offered_back_if_idle(
+        update,
+        context,
+        kind=DRAFT,
+        payload=payload,
+        text=t("flow.timed_out", lang),
+        markup=_resume_buttons(lang),
+    ):
         return True
     text = message.text.strip()
     value: object = None

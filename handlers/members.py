@@ -33,9 +33,9 @@ from handlers.common import (
     edit,
     esc,
     grid,
-    idle,
     is_private,
     keyboard,
+    offered_back_if_idle,
     reply,
     save_edit_cancel,
     store_draft,
@@ -294,10 +294,14 @@ async def member_answer(update: Update, context: BotContext) -> bool:
     step = payload.get("step") if payload else None
     if payload is None or step not in TYPED:
         return False
-    if idle(payload, context.now()):
-        # After a long pause the message is likely about something else: keep the draft.
-        await reply(update, t("member.timed_out", lang), _resume_buttons(lang))
-        await store_draft(context, DRAFT, payload)
+    if await offered_back_if_idle(
+        update,
+        context,
+        kind=DRAFT,
+        payload=payload,
+        text=t("member.timed_out", lang),
+        markup=_resume_buttons(lang),
+    ):
         return True
     text = message.text.strip()
     problem: str | None = None

@@ -27,7 +27,16 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import Button, edit, grid, idle, is_private, keyboard, reply, store_draft
+from handlers.common import (
+    Button,
+    edit,
+    grid,
+    is_private,
+    keyboard,
+    offered_back_if_idle,
+    reply,
+    store_draft,
+)
 from handlers.report_view import (
     card_text,
     chunks,
@@ -259,12 +268,10 @@ async def report_answer(update: Update, context: BotContext) -> bool:
     payload = await _draft(context)
     if payload is None or payload.get("step") is None:
         return False
-    if idle(payload, context.now()):
-        # After a long pause the message is likely about something else: not taken as the
-        # answer; the draft is kept and offered back.
-        await _store(context, payload)
-        resume = keyboard([[(t("flow.resume", lang), "rp:go:resume")]])
-        await reply(update, t("report.paused", lang), resume)
+    resume = keyboard([[(t("flow.resume", lang), "rp:go:resume")]])
+    if await offered_back_if_idle(
+        update, context, kind=DRAFT, payload=payload, text=t("report.paused", lang), markup=resume
+    ):
         return True
     field, text = ReportField(payload["step"]), message.text.strip()
     problem = answer_problem(field, text)
