@@ -1,4 +1,5 @@
-"""User-facing texts, one TOML file per language (bot/texts/zh.toml is the source).
+"""User-facing texts: per language, bot/texts/<lang>.toml and the feature files in
+bot/texts/<lang>/ (zh is the source). A key defined twice is a bug: ValueError.
 
 Handlers never hold user-facing strings: they call t("section.key", lang, **values).
 """
@@ -29,8 +30,15 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 @cache
 def catalogue(lang: Language) -> dict[str, str]:
-    with (TEXTS_DIR / f"{lang.value}.toml").open("rb") as f:
-        return _flatten(tomllib.load(f))
+    merged: dict[str, str] = {}
+    features = sorted((TEXTS_DIR / lang.value).glob("*.toml"))
+    for path in [TEXTS_DIR / f"{lang.value}.toml", *features]:
+        with path.open("rb") as f:
+            texts = _flatten(tomllib.load(f))
+        if twice := merged.keys() & texts.keys():
+            raise ValueError(f"{path.name} defines {sorted(twice)[:3]} again")
+        merged.update(texts)
+    return merged
 
 
 def placeholders(template: str) -> set[str]:

@@ -112,6 +112,9 @@ class Unit(SQLModel, table=True):
     unionised_on: date | None = None  # when both conditions first held
     dues_paid_uncollected: bool = False  # 税务代收但会员系统未采集: do these first
     on_detail_table: bool = False  # listed on the plan's ≥100 detail table (明细表)
+    # Dynamic management (动态管理): the day a newly imported tax list first left this unit
+    # out. Moved out? Closed? An officer decides; until then it stays a target.
+    missing_since: date | None = None
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -379,6 +382,37 @@ class Draft(SQLModel, table=True):
     kind: str = Field(max_length=16)  # meeting | visit
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     updated_at: datetime = utc_column()
+
+
+class DataImport(SQLModel, table=True):
+    """One spreadsheet imported: the tax list of units, social-security headcounts or the
+    member management system's records, with what it changed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # units | social | member_system
+    file_name: str = Field(max_length=128)
+    rows: int = 0  # data rows in the file
+    imported: int = 0  # good rows taken in
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    flagged: int = 0  # units the tax list no longer names (missing_since set)
+    by_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    at: datetime = utc_column()
+
+
+class SourceUnit(SQLModel, table=True):
+    """A unit that social security or the member system lists but the unit table (the tax
+    list) does not: a blind spot of the three-way comparison (三方比对), kept as last imported."""
+
+    __table_args__ = (sa.UniqueConstraint("source", "credit_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)  # social | member_system
+    credit_code: str = Field(max_length=18)
+    name: str = Field(max_length=128)
+    street_id: int | None = Field(default=None, foreign_key="street.id")
+    headcount: int = 0  # insured (social) or member records (member_system)
+    import_id: int = Field(foreign_key="dataimport.id")
 
 
 class AuditEntry(SQLModel, table=True):
