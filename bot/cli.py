@@ -28,9 +28,10 @@ from handlers.status_view import district_text, street_text
 from models.chats import find_street
 from models.demo import DemoAlreadySeeded, seed_demo
 from models.enums import Language
-from models.member_import import Column, FileRefused, import_members, read_table, review
+from models.member_import import Column, import_members, read_table, review
 from models.officers import ensure_officer
 from models.plan import PlanError, load_plan
+from models.sheets import FileRefused
 from models.status import district_status, street_status
 from models.tables import Unit
 from reminders.messages import explain, render, rule_label, when

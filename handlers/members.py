@@ -47,7 +47,6 @@ from models.enums import Language, Role
 from models.member_import import (
     MAX_ROWS,
     Column,
-    FileRefused,
     GoodRow,
     ImportReport,
     Problem,
@@ -72,6 +71,7 @@ from models.mobile import mask_mobile, normalise_mobile
 from models.officers import list_streets
 from models.quicklog import Problem as DateProblem
 from models.quicklog import read_date
+from models.sheets import FileRefused
 from models.tables import Unit
 from models.units import find_units
 

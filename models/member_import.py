@@ -16,10 +16,9 @@ import io
 import re
 import secrets
 import unicodedata
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -27,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import audit
+from models import audit, sheets
 from models.enums import OutboxChannel
 from models.members import (
     NAME_MAX,
@@ -38,20 +37,21 @@ from models.members import (
     welcome_template,
     welcome_text,
 )
-from models.mobile import mask_mobile, normalise_mobile
+from models.mobile import normalise_mobile
 from models.outbox import Outgoing, enqueue
 from models.plan import Plan
-from models.quicklog import Problem as DateProblem
-from models.quicklog import read_date
+from models.sheets import (
+    DateIssue,
+    find_table,
+    has_long_digits,
+    masked,
+    read_rows,
+    shown,
+)
+from models.sheets import date_of as read_sheet_date
 from models.tables import AuditEntry, Member, OutboxBatch, Street, Unit
 
 MAX_ROWS = 20_000  # data rows in one file; a larger list is split by the street
-HEADER_SEARCH = 5  # rows at the top searched for the header (a title row may come first)
-_LONG_DIGITS = re.compile(r"\d{7,}")
-_EXCEL_EPOCH = date(1899, 12, 30)  # day 0 of Excel's serial dates (its 1900 leap-day bug included)
-_SERIAL_RANGE = range(1, 2_958_466)  # 1900-01-01 … 9999-12-31
-_CFB = bytes.fromhex("d0cf11e0a1b11ae1")  # OLE2: an old .xls, or an encrypted .xlsx
-_ZIP = b"PK\x03\x04"
 
 
 class Column(StrEnum):
@@ -72,24 +72,8 @@ HEADERS: dict[Column, tuple[str, ...]] = {
     Column.STREET: ("街道", "街乡", "街道乡镇", "所属街道", "所属街乡", "street"),
 }  # fmt: skip
 _HEADER_OF = {word: column for column, words in HEADERS.items() for word in words}
-
-
-class FileProblem(StrEnum):
-    """Why a file is refused as a whole."""
-
-    NOT_SPREADSHEET = "not_spreadsheet"
-    OLD_EXCEL = "old_excel"  # .xls (Excel 97–2003): save it as .xlsx or .csv
-    ENCRYPTED = "encrypted"  # a password-protected workbook
-    CORRUPT = "corrupt"
-    EMPTY = "empty"
-    TOO_MANY_ROWS = "too_many_rows"
-    NO_COLUMNS = "no_columns"  # no name or no mobile column found
-
-
-class FileRefused(Exception):
-    def __init__(self, problem: FileProblem) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
+_NEEDED = frozenset({Column.NAME, Column.MOBILE})
+Table = sheets.Table[Column]
 
 
 class Issue(StrEnum):
@@ -123,19 +107,6 @@ class Problem:
     issue: Issue
     value: str  # the cell as shown: trimmed, long digit runs masked
     first_row: int | None = None  # MOBILE_REPEATED: where the number came first
-
-
-@dataclass(frozen=True)
-class Table:
-    """A sheet's rows under its header: what the checks read."""
-
-    header: tuple[str, ...]
-    columns: dict[Column, int]  # each recognised column's index
-    rows: list[tuple[int, tuple[object, ...]]]  # (row number, cells), empty rows left out
-
-    def heading(self, column: Column) -> str:
-        """The column's heading as the file writes it; empty for a column it lacks."""
-        return self.header[self.columns[column]] if column in self.columns else ""
 
 
 @dataclass(frozen=True)
@@ -182,108 +153,8 @@ class ImportReport:
 
 def read_table(data: bytes, file_name: str) -> Table:
     """The first sheet of an .xlsx, or a CSV in UTF-8 or GBK; FileRefused says why not."""
-    suffix = file_name.lower().rsplit(".", 1)[-1] if "." in file_name else ""
-    if not data.strip():
-        raise FileRefused(FileProblem.EMPTY)
-    if data.startswith(_CFB):
-        encrypted = "EncryptionInfo".encode("utf-16-le") in data
-        raise FileRefused(FileProblem.ENCRYPTED if encrypted else FileProblem.OLD_EXCEL)
-    if data.startswith(_ZIP):
-        return _table(_xlsx_rows(data))
-    if suffix in ("xlsx", "xlsm"):
-        raise FileRefused(FileProblem.CORRUPT)
-    if suffix == "xls":
-        raise FileRefused(FileProblem.OLD_EXCEL)
-    return _table(_csv_rows(_decode(data)))
-
-
-def _xlsx_rows(data: bytes) -> list[tuple[object, ...]]:
-    from openpyxl import load_workbook  # a heavy import, only for files that need it
-
-    try:
-        with warnings.catch_warnings():
-            # Styles or extensions openpyxl does not know: the values still read right.
-            warnings.simplefilter("ignore")
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                return _bounded(book.worksheets[0].iter_rows(values_only=True))
-            finally:
-                book.close()
-    except FileRefused:
-        raise
-    except Exception as exc:  # a broken zip, a missing part, XML openpyxl cannot read …
-        raise FileRefused(FileProblem.CORRUPT) from exc
-
-
-def _bounded(rows: Iterable[Sequence[object]]) -> list[tuple[object, ...]]:
-    """The rows, refused as soon as there are more than a file may have."""
-    kept: list[tuple[object, ...]] = []
-    filled = 0
-    for values in rows:
-        kept.append(tuple(values))
-        filled += not _blank(values)
-        if filled > MAX_ROWS + HEADER_SEARCH:
-            raise FileRefused(FileProblem.TOO_MANY_ROWS)
-    return kept
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without the BOM Excel writes), UTF-16 with its BOM, else GBK (as
-    GB 18030, its superset); a file that is none of them, or holds control bytes, is not
-    a table."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        candidates = ["utf-16"]
-    else:
-        candidates = ["utf-8-sig", "gb18030"]
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if any(unicodedata.category(c) == "Cc" and c not in "\t\r\n" for c in text):
-            break
-        return text
-    raise FileRefused(FileProblem.NOT_SPREADSHEET)
-
-
-def _csv_rows(text: str) -> list[tuple[object, ...]]:
-    # The separator the first line uses most: Excel writes commas, or tabs as "Unicode text".
-    first = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = max(",\t;", key=first.count)
-    try:
-        return _bounded(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise FileRefused(FileProblem.NOT_SPREADSHEET) from exc
-
-
-def _blank(row: Iterable[object]) -> bool:
-    return all(cell is None or str(cell).strip() == "" for cell in row)
-
-
-def _header_key(heading: object) -> str:
-    text = unicodedata.normalize("NFKC", str(heading or "")).lower()
-    return re.sub(r"[\s_*:]|\(必填\)|必填", "", text)
-
-
-def _table(rows: list[tuple[object, ...]]) -> Table:
-    filled = [(number, row) for number, row in enumerate(rows, start=1) if not _blank(row)]
-    if not filled:
-        raise FileRefused(FileProblem.EMPTY)
-    for position, (_, row) in enumerate(filled[:HEADER_SEARCH]):
-        columns: dict[Column, int] = {}
-        for index, heading in enumerate(row):
-            column = _HEADER_OF.get(_header_key(heading))
-            if column is not None and column not in columns:
-                columns[column] = index
-        if Column.NAME in columns and Column.MOBILE in columns:
-            body = filled[position + 1 :]
-            if not body:
-                raise FileRefused(FileProblem.EMPTY)
-            if len(body) > MAX_ROWS:
-                raise FileRefused(FileProblem.TOO_MANY_ROWS)
-            header = tuple(str(c or "").strip() for c in row)
-            return Table(header=header, columns=columns, rows=body)
-    raise FileRefused(FileProblem.NO_COLUMNS)
+    rows = read_rows(data, file_name, max_rows=MAX_ROWS)
+    return find_table(rows, _HEADER_OF, [_NEEDED], max_rows=MAX_ROWS)
 
 
 # --- checking -----------------------------------------------------------------------------
@@ -295,18 +166,6 @@ def cell(table: Table, cells: tuple[object, ...], column: Column) -> object:
         return None
     value = cells[index]
     return value.strip() if isinstance(value, str) else value
-
-
-def masked(value: object) -> str:
-    """A cell as text with every run of seven or more digits masked like a mobile number."""
-    text = "" if value is None else str(value).strip()
-    return _LONG_DIGITS.sub(lambda m: mask_mobile(m.group()), unicodedata.normalize("NFKC", text))
-
-
-def shown(value: object) -> str:
-    """A cell as a message may show it: masked, and at most 40 characters."""
-    text = masked(value)
-    return f"{text[:39]}…" if len(text) > 40 else text
 
 
 def mobile_of(value: object) -> str | None:
@@ -322,37 +181,9 @@ def mobile_of(value: object) -> str | None:
 
 
 def date_of(value: object, *, today: date) -> date | Issue:
-    """A join date: a real date, an Excel serial number (43160 is 2018-03-01), or text such as
-    2018-03-01, 2018/3/1, 20180301, 2018年3月1日, 3月1日; never after today."""
-    found: date | None
-    if isinstance(value, datetime):
-        found = value.date()
-    elif isinstance(value, date):
-        found = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        found = _serial(value)
-    else:
-        text = unicodedata.normalize("NFKC", str(value)).strip()
-        if re.fullmatch(r"\d{8}", text):
-            try:
-                found = datetime.strptime(text, "%Y%m%d").date()
-            except ValueError:
-                found = None
-        elif re.fullmatch(r"\d{4,5}(\.0+)?", text):
-            found = _serial(float(text))
-        else:
-            read = read_date(text, today=today)
-            if read is DateProblem.FUTURE_DATE:
-                return Issue.DATE_FUTURE
-            found = read if isinstance(read, date) else None
-    if found is None or found.year < 1900:
-        return Issue.DATE_INVALID
-    return Issue.DATE_FUTURE if found > today else found
-
-
-def _serial(value: float) -> date | None:
-    days = int(value)
-    return _EXCEL_EPOCH + timedelta(days=days) if days in _SERIAL_RANGE else None
+    """A join date (see models.sheets.date_of); never after today."""
+    found = read_sheet_date(value, today=today)
+    return Issue(found.value) if isinstance(found, DateIssue) else found
 
 
 def unit_key(name: str) -> str:
@@ -384,7 +215,7 @@ def check_table(
             row.problem(Column.NAME, Issue.NAME_MISSING)
         elif len(name) > NAME_MAX:
             row.problem(Column.NAME, Issue.NAME_TOO_LONG)
-        elif _LONG_DIGITS.search(unicodedata.normalize("NFKC", name)):
+        elif has_long_digits(name):
             row.problem(Column.NAME, Issue.NAME_HAS_NUMBER)
 
         raw_mobile = row.value(Column.MOBILE)

@@ -180,6 +180,16 @@ class Welcome(_Strict):
         return self
 
 
+class Comparison(_Strict):
+    """The three-way comparison (三方比对) of tax, social-security and member-system data:
+    a unionised unit whose members are fewer than `low_membership_ratio` of its headcount
+    (the larger of tax and social security) is a blind spot, once it employs at least
+    `low_membership_min_headcount` (a handful of people says little either way)."""
+
+    low_membership_ratio: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
+    low_membership_min_headcount: Count = 20
+
+
 class Zone(_Strict):
     name: str = Field(min_length=1)
 
@@ -198,6 +208,8 @@ class Plan(_Strict):
     reporting: Reporting
     reminders: ReminderRules
     welcome: Welcome
+    # Plan files from before the comparison existed still load, with these defaults.
+    comparison: Comparison = Comparison()
     zones: list[Zone]
     streets: list[Street] = Field(min_length=1)
 

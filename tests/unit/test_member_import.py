@@ -16,17 +16,15 @@ from models.member_import import (
     MAX_ROWS,
     Column,
     Facts,
-    FileProblem,
-    FileRefused,
     Issue,
     bad_rows_csv,
     check_table,
     date_of,
     mobile_of,
     read_table,
-    shown,
     street_of,
 )
+from models.sheets import FileProblem, FileRefused, shown
 
 TODAY = date(2018, 3, 15)
 GONGCHEN, LIANGXIANG = 7, 9
