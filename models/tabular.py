@@ -13,7 +13,7 @@ from enum import StrEnum
 
 
 class CellKind(StrEnum):
-    TEXT = "text"
+    TEXT = "text"  # a str, or a Label the writer renders in the reader's language
     INT = "int"
     DATE = "date"  # a datetime.date: written as a real date, shown yyyy-mm-dd
     DATETIME = "datetime"  # an aware datetime: written in the plan's zone
@@ -34,3 +34,12 @@ class Sheet:
     columns: tuple[SheetColumn, ...]
     rows: Iterable[tuple[object, ...]]  # one value per column; None for an empty cell
     total: int | None = None  # the number of rows, when known: progress bars show it
+
+
+@dataclass(frozen=True)
+class Label:
+    """A cell shown as a text in the reader's language (a ledger stage, a meeting kind):
+    the domain names the text by its key, the writer renders it."""
+
+    key: str  # a text key, e.g. "stage.approved"
+    values: tuple[tuple[str, object], ...] = ()  # the text's placeholders, if it has any

@@ -45,7 +45,7 @@ from models.sheets import (
     shown,
     text_of,
 )
-from models.tables import AuditEntry, DataImport, LedgerEntry, SourceUnit, Street, Unit, Zone
+from models.tables import AuditEntry, DataImport, SourceUnit, Street, Unit, Zone
 from models.units import MAX_UNIT_NAME
 
 MAX_ROWS = 150_000  # a district's member records fit (101,240 in 2018); more is split
@@ -87,7 +87,7 @@ HEADINGS: dict[Field, tuple[str, ...]] = {
     Field.TAX_HEADCOUNT: ("个税人数", "地税人数", "地税个税人数", "纳税人数", "职工人数",
                           "从业人数", "员工人数", "人数", "taxheadcount", "headcount",
                           "employees"),
-    Field.SOCIAL_HEADCOUNT: ("社保人数", "参保人数", "社保参保人数", "缴费人数", "社保缴费人数",
+    Field.SOCIAL_HEADCOUNT: ("社保人数", "社保", "参保人数", "社保参保人数", "缴费人数", "社保缴费人数",
                              "socialsecurityheadcount", "socialsecurity", "insured"),
     Field.MEMBER_COUNT: ("会员人数", "会员数", "members", "membercount"),
     Field.OWNERSHIP: ("所有制", "所有制类型", "经济类型", "单位性质", "ownership"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,12 @@ def code(i: int) -> str:
     return body + credit_code_check_char(body)
 
 
-def xlsx(rows: list[list[object]], *, merge: list[str] = ()) -> bytes:  # type: ignore[assignment]
+def xlsx(rows: Sequence[Sequence[Any]], *, merge: Sequence[str] = ()) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     for row in rows:
-        sheet.append(row)
+        sheet.append(list(row))
     for cells in merge:
         sheet.merge_cells(cells)
     out = io.BytesIO()
@@ -94,7 +94,8 @@ async def imported(db: Database, review: Review) -> Any:
 async def units(db: Database) -> list[tuple[Any, ...]]:
     async with db.session() as session:
         rows = await session.exec(
-            select(Unit.credit_code, Unit.name, Unit.street_id, Unit.tax_headcount,
+            select(  # type: ignore[call-overload]
+                Unit.credit_code, Unit.name, Unit.street_id, Unit.tax_headcount,
                    Unit.social_security_headcount, Unit.member_count, Unit.status,
                    Unit.missing_since, Unit.member_system_collected, Unit.unionised_on)
             .order_by(col(Unit.credit_code))
@@ -110,7 +111,7 @@ async def count(db: Database, table: Any) -> int:
 HEAD = ["序号", "单位名称", "统一社会信用代码", "所属街乡", "个税人数", "社保人数", "经济类型"]
 
 
-def tax_list() -> list[list[object]]:
+def tax_list() -> list[list[Any]]:
     return [
         ["房山区百人以上单位明细表"],  # a title row above the header
         HEAD,
@@ -189,11 +190,10 @@ async def test_the_same_file_again_changes_nothing(empty_db: Database) -> None:
 async def test_the_demo_district_exported_and_imported_again_is_unchanged(
     demo_db: Database,
 ) -> None:
-    rows: list[list[object]] = [
-        ["单位名称", "统一社会信用代码", "所属街乡", "个税人数", "社保人数"]
-    ]
+    rows: list[list[Any]] = [["单位名称", "统一社会信用代码", "所属街乡", "个税人数", "社保人数"]]
     async with demo_db.session() as session:
-        query = select(Unit.name, Unit.credit_code, Street.name, Unit.tax_headcount,
+        query = select(  # type: ignore[call-overload]
+            Unit.name, Unit.credit_code, Street.name, Unit.tax_headcount,
                        Unit.social_security_headcount).join(Street)  # fmt: skip
         rows += [list(r) for r in (await session.exec(query)).all()]
     before = await units(demo_db)
@@ -245,7 +245,7 @@ async def test_a_unit_moving_street_takes_its_ledger_entry(demo_db: Database) ->
 
 
 async def test_a_header_under_merged_cells_is_read(empty_db: Database) -> None:
-    rows: list[list[object]] = [
+    rows: list[list[Any]] = [
         ["单位信息", None, "所属街乡", "人数", None],
         ["单位名称", "统一社会信用代码", None, "个税人数", "社保人数"],
         ["北京甲公司", code(1), "拱辰街道", 120, 130],
@@ -297,7 +297,7 @@ async def test_member_system_records_count_members_and_complete_certified_units(
         session.add(unit)
         await session.commit()
     head = ["姓名", "身份证号", "工作单位", "单位统一社会信用代码", "入会时间"]
-    records: list[list[object]] = [head]
+    records: list[list[Any]] = [head]
     records += [[f"会员{i}", f"11010119900101{i:03d}X", unit.name, unit.credit_code, 43160]
                 for i in range(30)]  # fmt: skip
     records += [["独有", "110101199001019999", "系统独有公司", code(77), "2018-03-01"]]
@@ -336,7 +336,7 @@ async def test_files_that_are_no_list_are_refused() -> None:
 
 
 async def test_a_gbk_csv_reads_like_the_workbook(empty_db: Database) -> None:
-    text = "单位名称,统一社会信用代码,所属街乡,个税人数\n北京甲公司,%s,拱辰街道,120\n" % code(1)
+    text = f"单位名称,统一社会信用代码,所属街乡,个税人数\n北京甲公司,{code(1)},拱辰街道,120\n"
     review = await review_of(empty_db, text.encode("gbk"), "list.csv")
     assert review.problems == [] and review.units[0].name == "北京甲公司"
     assert await count(empty_db, DataImport) == 0
