@@ -46,7 +46,7 @@ def code(i: int) -> str:
     return body + credit_code_check_char(body)
 
 
-def xlsx(rows: Sequence[Sequence[Any]], *, merge: Sequence[str] = ()) -> bytes:
+def xlsx(rows: Sequence[Any], *, merge: Sequence[str] = ()) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
