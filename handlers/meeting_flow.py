@@ -28,6 +28,7 @@ from handlers.common import (
     save_edit_cancel,
     store_draft,
 )
+from handlers.data_import import data_file
 from handlers.media import take_file
 from handlers.members import member_file
 from handlers.status_view import full_date
@@ -348,8 +349,9 @@ async def file_received(update: Update, context: BotContext) -> None:
     file id now, copied to the media folder when the record is saved."""
     payload = await _draft(context)
     if payload is None or payload.get("step") != "evidence":
-        # Then a visit's or a ledger step's evidence; else a spreadsheet is a list of members.
-        for taker in (visit_file, stage_file, member_file):
+        # Then a visit's or a ledger step's evidence; else a spreadsheet is one of the
+        # district's data lists, or a list of new members.
+        for taker in (visit_file, stage_file, data_file, member_file):
             if await taker(update, context):
                 return
         await reply(update, t("flow.no_file_expected", context.lang))

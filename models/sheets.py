@@ -14,7 +14,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -81,7 +81,20 @@ def read_rows(
         raise FileRefused(FileProblem.NOT_SPREADSHEET) from exc
 
 
-def _xlsx_rows(data: bytes, limit: int, progress: Progress | None) -> list[tuple[object, ...]]:
+def first_rows(
+    data: bytes, file_name: str, count: int = 2 * HEADER_SEARCH
+) -> list[tuple[object, ...]]:
+    """The first rows alone, to tell what kind of list a sheet is before reading it all."""
+    if data.startswith(_ZIP):
+        return _xlsx_rows(data, count, None, head=count)
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 is not cut at a byte
+        data = b"\n".join(data.split(b"\n", count)[:count])
+    return read_rows(data, file_name, max_rows=max(count, len(data)))
+
+
+def _xlsx_rows(
+    data: bytes, limit: int, progress: Progress | None, *, head: int | None = None
+) -> list[tuple[object, ...]]:
     from openpyxl import load_workbook  # a heavy import, only for files that need it
 
     try:
@@ -91,6 +104,8 @@ def _xlsx_rows(data: bytes, limit: int, progress: Progress | None) -> list[tuple
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             try:
                 sheet = book.worksheets[0]
+                if head is not None:
+                    return [tuple(r) for r in sheet.iter_rows(max_row=head, values_only=True)]
                 total = sheet.max_row  # from the sheet's dimension; None when it has none
                 return _bounded(sheet.iter_rows(values_only=True), limit, progress, total)
             finally:
@@ -359,3 +374,61 @@ def shown(value: object, *, mask: bool = True) -> str:
 
 def has_long_digits(text: str) -> bool:
     return _LONG_DIGITS.search(unicodedata.normalize("NFKC", text)) is not None
+
+
+# --- the annotated copy -------------------------------------------------------------------
+
+FULL_COPY_ROWS = 20_000  # larger sheets come back as their rows with problems only
+
+
+def annotated_copy(
+    table: Table[F],
+    notes: Mapping[int, Sequence[tuple[int | None, str]]],
+    *,
+    problem_heading: str,
+    row_heading: str,
+    private: Collection[int] = (),
+) -> tuple[bytes, bool]:
+    """The sheet as read, with each problem cell filled red and a last column saying what is
+    wrong. `notes` maps a row number to (column index or None, text). A sheet of more than
+    FULL_COPY_ROWS comes back as its rows with problems, each led by its row number; the flag
+    says which it is. The `private` columns (ID numbers, mobiles) come back masked: the copy
+    travels through chats."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+
+    whole = len(table.rows) <= FULL_COPY_ROWS
+    red = PatternFill("solid", fgColor="FFC7CE")
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.freeze_panes = "A2"
+    lead = [] if whole else [row_heading]
+    sheet.append([_bold(sheet, h, Font) for h in [*lead, *table.header, problem_heading]])
+    width = len(table.header)
+    for number, cells in table.rows:
+        found = notes.get(number)
+        if found is None and not whole:
+            continue
+        bad = {column for column, _ in found or () if column is not None}
+        values: list[object] = [*cells[:width], *[None] * (width - len(cells))]
+        row: list[object] = [number] if not whole else []
+        for index, value in enumerate(values):
+            kept = masked(value) if index in private and value is not None else value
+            cell = WriteOnlyCell(sheet, value=kept)  # type: ignore[arg-type]
+            if index in bad:
+                cell.fill = red
+            row.append(cell)
+        row.append("; ".join(text for _, text in found or ()))
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue(), whole
+
+
+def _bold(sheet: object, value: str, font: type) -> object:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
+    cell.font = font(bold=True)
+    return cell

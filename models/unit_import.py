@@ -87,8 +87,9 @@ HEADINGS: dict[Field, tuple[str, ...]] = {
     Field.TAX_HEADCOUNT: ("个税人数", "地税人数", "地税个税人数", "纳税人数", "职工人数",
                           "从业人数", "员工人数", "人数", "taxheadcount", "headcount",
                           "employees"),
-    Field.SOCIAL_HEADCOUNT: ("社保人数", "社保", "参保人数", "社保参保人数", "缴费人数", "社保缴费人数",
-                             "socialsecurityheadcount", "socialsecurity", "insured"),
+    Field.SOCIAL_HEADCOUNT: ("社保人数", "社保", "参保人数", "社保参保人数", "缴费人数",
+                             "社保缴费人数", "socialsecurityheadcount", "socialsecurity",
+                             "insured"),
     Field.MEMBER_COUNT: ("会员人数", "会员数", "members", "membercount"),
     Field.OWNERSHIP: ("所有制", "所有制类型", "经济类型", "单位性质", "ownership"),
     Field.ZONE: ("重点园区", "园区", "所在园区", "zone"),
@@ -257,6 +258,11 @@ def read_sheet(data: bytes, file_name: str, progress: Progress | None = None) ->
     """The table of any of the three kinds; FileRefused says why there is none."""
     rows = read_rows(data, file_name, max_rows=MAX_ROWS, progress=progress)
     return find_table(rows, _FIELD_OF, list(NEEDS.values()), max_rows=MAX_ROWS)
+
+
+def find_header(rows: list[tuple[object, ...]]) -> Table[Field]:
+    """The header of any of the three kinds among `rows` (the first few of a sheet will do)."""
+    return find_table(rows, _FIELD_OF, list(NEEDS.values()), max_rows=len(rows))
 
 
 def kinds_of(table: Table[Field]) -> list[ImportKind]:
