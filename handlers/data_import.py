@@ -94,6 +94,8 @@ async def _is_data_list(data: bytes, name: str, *, admin: bool) -> bool:
     try:
         await asyncio.to_thread(find_header, first_rows(data, name))
     except FileRefused as refused:
+        if refused.problem is FileProblem.EMPTY:
+            return admin  # said here in terms of every kind of list
         if refused.problem is not FileProblem.NO_COLUMNS or not admin:
             return False
         return not await _member_list(data, name)

@@ -390,9 +390,10 @@ def annotated_copy(
     private: Collection[int] = (),
 ) -> tuple[bytes, bool]:
     """The sheet as read, with each problem cell filled red and a last column saying what is
-    wrong. `notes` maps a row number to (column index or None, text). A sheet of more than
-    FULL_COPY_ROWS comes back as its rows with problems, each led by its row number; the flag
-    says which it is. The `private` columns (ID numbers, mobiles) come back masked: the copy
+    wrong, each row led by its number in the sheet (the report names rows so; and sent back
+    corrected, the two extra columns are left alone). `notes` maps a row number to (column
+    index or None, text). A sheet of more than FULL_COPY_ROWS comes back as its rows with
+    problems only; the flag says which it is. The `private` columns (ID numbers, mobiles) come back masked: the copy
     travels through chats."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -403,8 +404,8 @@ def annotated_copy(
     book = Workbook(write_only=True)
     sheet = book.create_sheet()
     sheet.freeze_panes = "A2"
-    lead = [] if whole else [row_heading]
-    sheet.append([_bold(sheet, h, Font) for h in [*lead, *table.header, problem_heading]])
+    heads = [row_heading, *table.header, problem_heading]
+    sheet.append([_bold(sheet, h, Font) for h in heads])
     width = len(table.header)
     for number, cells in table.rows:
         found = notes.get(number)
@@ -412,7 +413,7 @@ def annotated_copy(
             continue
         bad = {column for column, _ in found or () if column is not None}
         values: list[object] = [*cells[:width], *[None] * (width - len(cells))]
-        row: list[object] = [number] if not whole else []
+        row: list[object] = [number]
         for index, value in enumerate(values):
             kept = masked(value) if index in private and value is not None else value
             cell = WriteOnlyCell(sheet, value=kept)  # type: ignore[arg-type]
