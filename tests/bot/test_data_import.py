@@ -26,6 +26,18 @@ async def send_file(bot: Harness, data: bytes, name: str, user_id: int = ADMIN_I
     return shown(await bot.process(update))
 
 
+def with_button(message_id: int, chat: JSON, data: str) -> JSON:
+    """A bot message carrying one button with `data`: replayed, or forged."""
+    keyboard = {"inline_keyboard": [[{"text": "ok", "callback_data": data}]]}
+    return {
+        "message_id": message_id,
+        "chat": chat,
+        "date": 0,
+        "text": "x",
+        "reply_markup": keyboard,
+    }
+
+
 def attached(bot: Harness) -> Any:
     [call] = [c for c in bot.api.calls if c.method == "sendDocument"][-1:]
     return load_workbook(io.BytesIO(call.files["document"])).active
@@ -79,8 +91,7 @@ async def test_the_tax_list_reported_then_imported_once(demo_bot: Harness) -> No
     )  # fmt: skip
     assert await count(demo_bot, Unit, col(Unit.missing_since).is_not(None)) == left_out
     assert await count(demo_bot, Unit) == units_before + 3
-    replayed = {**report, "reply_markup": {"inline_keyboard": [[{"text": "ok",
-                                                                 "callback_data": pressed}]]}}  # fmt: skip
+    replayed = with_button(report["message_id"], report["chat"], pressed)
     calls = await demo_bot.press(demo_bot.api.user(ADMIN_ID), replayed, "ok")
     assert alerts(calls) == [seen("button.stale")]  # a second press imports nothing
     assert await count(demo_bot, Unit) == units_before + 3
@@ -118,9 +129,7 @@ async def test_officers_may_not_import_the_districts_data(demo_bot: Harness) -> 
     units_before = await count(demo_bot, Unit)
     replies = await send_file(demo_bot, xlsx(tax_list()), "明细表.xlsx", user_id=OFFICER_ID)
     assert [visible(m["text"]) for m in replies] == [seen("data_import.admins_only")]
-    forged = {"message_id": replies[0]["message_id"], "chat": replies[0]["chat"], "text": "x", "date": 0,
-              "reply_markup": {"inline_keyboard": [[{"text": "ok",
-                                                     "callback_data": "di:ok:0123abcd"}]]}}  # fmt: skip
+    forged = with_button(replies[0]["message_id"], replies[0]["chat"], "di:ok:0123abcd")
     calls = await demo_bot.press(demo_bot.api.user(OFFICER_ID), forged, "ok")
     assert alerts(calls) == [seen("data_import.admins_only")]
     assert await count(demo_bot, Unit) == units_before
@@ -128,9 +137,7 @@ async def test_officers_may_not_import_the_districts_data(demo_bot: Harness) -> 
 
 async def test_stale_and_bad_files(demo_bot: Harness) -> None:
     admin = demo_bot.api.user(ADMIN_ID)
-    forged = {"message_id": 1, "chat": {"id": ADMIN_ID, "type": "private"}, "text": "x", "date": 0,
-              "reply_markup": {"inline_keyboard": [[{"text": "ok",
-                                                     "callback_data": "di:ok:0123abcd"}]]}}  # fmt: skip
+    forged = with_button(1, {"id": ADMIN_ID, "type": "private"}, "di:ok:0123abcd")
     assert alerts(await demo_bot.press(admin, forged, "ok")) == [seen("button.stale")]
     nothing = await send_file(demo_bot, xlsx([["名称", "备注"], ["甲", "乙"]]), "x.xlsx")
     assert visible(nothing[-1]["text"]) == seen(
@@ -149,7 +156,12 @@ async def test_progress_edits_one_message_from_a_worker_thread(demo_bot: Harness
     sent = Message.de_json(status, demo_bot.app.bot)
     assert sent is not None
     progress = LiveProgress(sent, lambda done, total: f"{done} / {total}", every=0)
-    await asyncio.to_thread(lambda: [progress(n, 30_000) for n in (10_000, 20_000, 30_000)])
+
+    def work() -> None:
+        for n in (10_000, 20_000, 30_000):
+            progress(n, 30_000)
+
+    await asyncio.to_thread(work)
     await progress.settle()
     edits = [c.params["text"] for c in demo_bot.api.calls if c.method == "editMessageText"]
     assert edits == ["10000 / 30000", "20000 / 30000", "30000 / 30000"]
