@@ -14,6 +14,8 @@
 - the reminder tick on the full-size dataset (what falls due, planned from the database);
 - the outbox sender: reminders drained through PTB's flood limiter, against Telegram's 30/s;
 - SMS: 1,000 welcomes through the local test gateway at a set 50/s;
+- imports: the tax list (15,099 units) and the member system's records (101,240) from .xlsx,
+  read, checked and written, beside openpyxl reading the same files alone (bench/imports.py);
 - welcomes: 10,000 through a fake Bot API that enforces 30 messages/s and injects 429s
   (about 6 minutes; `--welcomes 0` skips it);
 - peak memory of this process (max RSS).
@@ -37,6 +39,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
 from bench.fullsize import build_full_size_database
+from bench.imports import bench_imports
 from bot.db import Database
 from bot.fake_api import JSON, FakeBotApi
 from bot.harness import FAKE_TOKEN, Harness
@@ -347,6 +350,7 @@ async def main(n: int, welcomes: int) -> None:
         rows += await bench_status(folder, n)
         rows += await bench_outbox(folder, 300)
         rows += await bench_sms(folder, 1000)
+        rows += await asyncio.to_thread(bench_imports, folder)
         if welcomes:
             rows += await bench_welcomes(folder, welcomes)
     rows.append(

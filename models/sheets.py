@@ -106,7 +106,9 @@ def _xlsx_rows(
                 sheet = book.worksheets[0]
                 if head is not None:
                     return [tuple(r) for r in sheet.iter_rows(max_row=head, values_only=True)]
-                total = sheet.max_row  # from the sheet's dimension; None when it has none
+                # The sheet's dimension, for a progress bar's total. A file without one
+                # (openpyxl's own write-only output) is scanned for it: only when asked.
+                total = sheet.max_row if progress is not None else None
                 return _bounded(sheet.iter_rows(values_only=True), limit, progress, total)
             finally:
                 book.close()
@@ -393,8 +395,8 @@ def annotated_copy(
     wrong, each row led by its number in the sheet (the report names rows so; and sent back
     corrected, the two extra columns are left alone). `notes` maps a row number to (column
     index or None, text). A sheet of more than FULL_COPY_ROWS comes back as its rows with
-    problems only; the flag says which it is. The `private` columns (ID numbers, mobiles) come back masked: the copy
-    travels through chats."""
+    problems only; the flag says which it is. The `private` columns (ID numbers, mobiles)
+    come back masked: the copy travels through chats."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill

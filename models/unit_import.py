@@ -330,6 +330,8 @@ class _Checker:
     def __init__(self, table: Table[Field], facts: Facts, today: date) -> None:
         self.table, self.facts, self.today = table, facts, today
         self.problems: list[Problem] = []
+        self.last_code = ""
+        self._streets: dict[str, int | None] = {}  # as written → id: a list names few streets
         self.row_number = 0
         self.cells: tuple[object, ...] = ()
         self._names = {
@@ -357,8 +359,7 @@ class _Checker:
             yield number
 
     def code(self, first_seen: dict[str, int]) -> str | None:
-        raw = self.value(Field.CREDIT_CODE)
-        code = credit_code_of(raw)
+        code = self.last_code = credit_code_of(self.value(Field.CREDIT_CODE))
         if not code:
             self.problem(Field.CREDIT_CODE, Issue.CODE_MISSING)
         elif not is_valid_credit_code(code):
@@ -396,7 +397,9 @@ class _Checker:
             if required:
                 self.problem(Field.STREET, Issue.STREET_MISSING)
             return None
-        found = street_of(raw, self.facts.streets)
+        if raw not in self._streets:
+            self._streets[raw] = street_of(raw, self.facts.streets)
+        found = self._streets[raw]
         if found is None:
             self.problem(Field.STREET, Issue.STREET_UNKNOWN if required else Issue.STREET_IGNORED)
         return found
@@ -412,7 +415,7 @@ class _Checker:
             social = self.count(Field.SOCIAL_HEADCOUNT, required=False)
             members = self.count(Field.MEMBER_COUNT, required=False)
             ownership, zone, dues = self.ownership(), self.zone(), self.flag()
-            review.listed.add(credit_code_of(self.value(Field.CREDIT_CODE)))
+            review.listed.add(self.last_code)
             if street is not None:
                 review.streets.add(street)
             if code and name and street is not None:
@@ -705,8 +708,14 @@ async def apply_import(
                         "before": _plain(before), "after": _plain(after)})  # fmt: skip
 
     for chunk in _chunks(changes.new_units, CHUNK):
-        await session.exec(sa.insert(Unit), params=[_new_unit(row) for row in chunk])
-        ids = await _ids_of(session, [row.credit_code for row in chunk])
+        # Core inserts (the table, not the ORM class): one executemany, without the ORM's
+        # per-row bookkeeping, which took twice as long as the database for 15,000 units.
+        units = _table(Unit)
+        inserted = await session.exec(
+            sa.insert(units).returning(units.c.credit_code, units.c.id),
+            params=[_new_unit(row) for row in chunk],
+        )
+        ids: dict[str, int] = {code: unit_id for code, unit_id in inserted.all()}
         for row in chunk:
             entry("unit.import", ids[row.credit_code], None, _new_unit(row))
         done += len(chunk)
@@ -750,7 +759,7 @@ async def apply_import(
         done += len(chunk)
         _tell(progress, done, total)
     for chunk in _chunks(entries, CHUNK):
-        await session.exec(sa.insert(AuditEntry), params=chunk)
+        await session.exec(sa.insert(_table(AuditEntry)), params=chunk)
     await _keep_sources(session, review.kind, changes.sources, run.id, facts, now, by_user_id)
     result = ImportResult(run.id, len(changes.new_units), len(changes.changed),
                           changes.unchanged, len(changes.flagged), len(changes.sources),
@@ -764,6 +773,11 @@ async def apply_import(
     )  # fmt: skip
     _tell(progress, total, total)
     return result
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = model.__table__
+    return table
 
 
 def _tell(progress: Progress | None, done: int, total: int) -> None:
@@ -825,13 +839,6 @@ def _new_unit(row: UnitRow) -> dict[str, Any]:
         "unionised_on": None, "dues_paid_uncollected": bool(row.dues_paid_uncollected),
         "on_detail_table": False, "missing_since": None,
     }  # fmt: skip
-
-
-async def _ids_of(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
-    rows = await session.exec(
-        select(Unit.credit_code, Unit.id).where(col(Unit.credit_code).in_(codes))
-    )
-    return {code: unit_id for code, unit_id in rows.all() if unit_id is not None}
 
 
 def _plain(values: Any) -> Any:
