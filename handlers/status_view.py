@@ -242,6 +242,8 @@ def card_text(card: UnitCard, lang: Language, zone: ZoneInfo) -> str:
         lines.append(t("card.dues", lang))
     if card.status is not UnitStatus.ACTIVE:
         lines.append(t("card.moved", lang, status=t(f"unit_status.{card.status.value}", lang)))
+    elif card.missing_since is not None:
+        lines.append(t("card.missing_from_list", lang, date=full_date(card.missing_since, lang)))
     if card.stage is not None and card.outcome is not None and card.opened_on is not None:
         lines.append(
             t("card.ledger", lang, stage=stage_label(card.stage, lang),

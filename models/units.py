@@ -162,6 +162,7 @@ class UnitCard:
     unionised_on: date | None
     dues_paid_uncollected: bool
     on_detail_table: bool
+    missing_since: date | None = None  # the tax list left it out: moved out? closed?
     stage: LedgerStage | None = None
     outcome: LedgerOutcome | None = None
     opened_on: date | None = None
@@ -237,6 +238,7 @@ async def unit_card(*, session: AsyncSession, plan: Plan, unit_id: int) -> UnitC
         unionised_on=unit.unionised_on,
         dues_paid_uncollected=unit.dues_paid_uncollected,
         on_detail_table=unit.on_detail_table,
+        missing_since=unit.missing_since,
         stage=LedgerStage(entry.stage) if entry else None,
         outcome=LedgerOutcome(entry.outcome) if entry else None,
         opened_on=entry.opened_on if entry else None,

@@ -165,3 +165,16 @@ async def test_progress_edits_one_message_from_a_worker_thread(demo_bot: Harness
     await progress.settle()
     edits = [c.params["text"] for c in demo_bot.api.calls if c.method == "editMessageText"]
     assert edits == ["10000 / 30000", "20000 / 30000", "30000 / 30000"]
+
+
+async def test_a_unit_the_tax_list_left_out_says_so_on_its_card(demo_bot: Harness) -> None:
+    sheet = [HEAD, [1, "北京甲公司", code(1), "拱辰街道", 120, 118, ""]]
+    report = (await send_file(demo_bot, xlsx(sheet), "拱辰.xlsx"))[-1]
+    await demo_bot.press(demo_bot.api.user(ADMIN_ID), report, "✅ 导入有效的 1 行")
+    async with demo_bot.app.bot_data.db.session() as session:
+        gone = (
+            await session.exec(select(Unit).where(col(Unit.missing_since).is_not(None)))
+        ).first()
+    assert gone is not None
+    card = shown(await demo_bot.send(demo_bot.api.user(OFFICER_ID), f"/unit {gone.credit_code}"))
+    assert "导入的税务名单中没有这个单位" in visible(card[-1]["text"])
