@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.enums import Role, UnitStatus
 from models.plan import Plan
 from models.tables import DataImport, SourceUnit, Street, Unit
-from models.tabular import CellKind, Sheet, SheetColumn
+from models.tabular import CellKind, Label, Sheet, SheetColumn
 from models.units import PAGE_SIZE
 
 
@@ -435,7 +435,8 @@ COLUMNS: dict[BlindSpot, tuple[SheetColumn, ...]] = {
 
 def sheet_row(line: SpotLine, plan: Plan) -> tuple[object, ...]:
     """A line as the spreadsheet shows it, one value per column of its blind spot."""
-    identity = (line.name, line.credit_code, line.street_name)
+    street = line.street_name or Label("compare.street_unknown")
+    identity = (line.name, line.credit_code, street)
     spot = line.spot
     if spot is BlindSpot.UNORGANISED_100:
         return (*identity, line.tax_headcount, line.social_headcount, line.member_count,
@@ -455,9 +456,15 @@ def sheet_row(line: SpotLine, plan: Plan) -> tuple[object, ...]:
 
 
 async def comparison_sheets(
-    *, session: AsyncSession, plan: Plan, street_id: int | None
+    *,
+    session: AsyncSession,
+    plan: Plan,
+    street_id: int | None,
+    today: date | None = None,
+    period: object = None,
 ) -> list[Sheet]:
-    """One sheet per blind spot, for one street or the district, largest headcount first."""
+    """One sheet per blind spot, for one street or the district, largest headcount first.
+    The comparison is as the data stands: an export's `today` and `period` change nothing."""
     sheets = []
     for spot in BlindSpot:
         lines = await spot_lines(session=session, plan=plan, spot=spot, street_id=street_id)
