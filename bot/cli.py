@@ -20,7 +20,9 @@ from bot.app import build_application, run_polling
 from bot.clock import Clock
 from bot.console import DEMO_USERS, DemoUser, chat
 from bot.db import Database
+from bot.exporting import export_command
 from bot.fake_api import visible
+from bot.importing import import_command
 from bot.settings import Settings, SettingsError, load_settings
 from bot.texts import t
 from handlers.members import refusal_text, report_text
@@ -28,12 +30,14 @@ from handlers.status_view import district_text, street_text
 from models.chats import find_street
 from models.demo import DemoAlreadySeeded, seed_demo
 from models.enums import Language
+from models.exports import ExportKind
 from models.member_import import Column, import_members, read_table, review
 from models.officers import ensure_officer
 from models.plan import PlanError, load_plan
 from models.sheets import FileRefused
 from models.status import district_status, street_status
 from models.tables import Unit
+from models.unit_import import ImportKind
 from reminders.messages import explain, render, rule_label, when
 from reminders.tick import plan_tick
 
@@ -129,6 +133,35 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     imported.add_argument("--yes", action="store_true", help="register without asking")
 
+    export = sub.add_parser(
+        "export",
+        help="write a spreadsheet (.xlsx or .csv): ledger, meetings, reports, ranking, members, "
+        "units",
+        description="Write KIND from DATABASE_URL to FILE as a district admin sees it, with a "
+        "progress bar on a terminal. --period takes 2018-03, 2018-Q1, 2018 or "
+        "2018-03-01..2018-05-31 (meetings by the day held, members by the day joined, reports "
+        "by month or quarter: this month's without it).",
+    )
+    export.add_argument("kind", choices=list(ExportKind), metavar="KIND",
+                        help=f"one of: {', '.join(ExportKind)}")  # fmt: skip
+    export.add_argument("--out", required=True, type=Path, metavar="FILE", help="where to write")
+    export.add_argument("--street", metavar="NAME", help="one street (full or short name)")
+    export.add_argument("--period", metavar="P", help="2018-03, 2018-Q1, 2018 or a..b")
+    export.add_argument("--csv", action="store_true", help="CSV (UTF-8) instead of .xlsx")
+
+    imports = sub.add_parser(
+        "import",
+        help="import the tax list of units, social-security headcounts or member-system records",
+        description="Read FILE (.xlsx, or .csv in UTF-8 or GBK), print the report the bot gives "
+        "in a chat (columns, what would change, problems by row and column), then import its "
+        "good rows on y (or --yes). Units are matched by credit code: the same file twice "
+        "changes nothing.",
+    )
+    imports.add_argument("kind", choices=[k.value.replace("_", "-") for k in ImportKind],
+                         metavar="KIND", help="units, social or member-system")  # fmt: skip
+    imports.add_argument("file", type=Path, metavar="FILE")
+    imports.add_argument("--yes", action="store_true", help="import without asking")
+
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser(
@@ -202,6 +235,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_upgrade(load_settings()))
     if args.command == "members":
         return asyncio.run(_import_members(load_settings(), args.file, args.street, yes=args.yes))
+    if args.command == "import":
+        kind = ImportKind(args.kind.replace("-", "_"))
+        return asyncio.run(import_command(load_settings(), kind, args.file, yes=args.yes))
+    if args.command == "export":
+        return asyncio.run(export_command(load_settings(), ExportKind(args.kind), args.out,
+                                          street=args.street, period=args.period,
+                                          as_csv=args.csv))  # fmt: skip
     raise AssertionError(args.command)
 
 

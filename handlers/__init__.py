@@ -16,7 +16,10 @@ from telegram.ext import (
 
 from handlers import (
     binding,
+    compare,
+    data_import,
     drilldown,
+    exports,
     fallback,
     guidance,
     invites,
@@ -51,6 +54,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         CallbackQueryHandler(drilldown.filter_pressed, pattern=drilldown.FILTER_CALLBACK)
     )
     app.add_handler(CallbackQueryHandler(drilldown.card_pressed, pattern=drilldown.CARD_CALLBACK))
+    app.add_handler(CommandHandler("compare", compare.compare_command))
+    app.add_handler(CallbackQueryHandler(compare.compare_pressed, pattern=compare.COMPARE_CALLBACK))
     app.add_handler(CommandHandler("unit", units.unit_command))
     app.add_handler(CallbackQueryHandler(units.card_pressed, pattern=units.CARD_CALLBACK))
     app.add_handler(CallbackQueryHandler(units.advance_pressed, pattern=units.ADVANCE_CALLBACK))
@@ -64,6 +69,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("member", members.member_command))
     app.add_handler(CallbackQueryHandler(members.member_pressed, pattern=members.MEMBER_CALLBACK))
     app.add_handler(CallbackQueryHandler(members.import_pressed, pattern=members.IMPORT_CALLBACK))
+    app.add_handler(CallbackQueryHandler(data_import.import_pressed, pattern=data_import.CALLBACK))
     app.add_handler(CommandHandler("welcome", welcome.welcome_command))
     app.add_handler(CallbackQueryHandler(welcome.welcome_pressed, pattern=welcome.WELCOME_CALLBACK))
     app.add_handler(CommandHandler("guide", guidance.guide_command))
@@ -71,6 +77,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("report", reports.report_command))
     app.add_handler(CallbackQueryHandler(reports.officer_pressed, pattern=reports.OFFICER_CALLBACK))
     app.add_handler(CallbackQueryHandler(reports.admin_pressed, pattern=reports.ADMIN_CALLBACK))
+    app.add_handler(CommandHandler("export", exports.export_command))
+    app.add_handler(CallbackQueryHandler(exports.export_pressed, pattern=exports.EXPORT_CALLBACK))
     app.add_handler(CommandHandler("outbox", outbox.outbox_command))
     app.add_handler(CallbackQueryHandler(outbox.outbox_pressed, pattern=outbox.OUTBOX_CALLBACK))
     app.add_handler(CommandHandler("reminders", reminders.reminders_command))

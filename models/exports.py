@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.comparison import comparison_sheets
 from models.enums import LedgerOutcome, LedgerStage, MeetingKind, ReportKind, Role, UnitStatus
 from models.members import MemberSource
 from models.plan import Plan
@@ -64,8 +65,7 @@ class ExportKind(StrEnum):
     RANKING = "ranking"  # the street ranking, as /status shows it
     MEMBERS = "members"  # members registered, re-importable as a member list
     UNITS = "units"  # the active units, re-importable as a unit list
-    # The three-way comparison (三方比对) goes here: COMPARISON = "comparison", with its
-    # builder (models/comparison.py) in EXPORTERS below.
+    COMPARISON = "comparison"  # 三方比对: the blind spots, a sheet each (models/comparison.py)
 
 
 class PeriodUse(StrEnum):
@@ -135,9 +135,8 @@ def parse_period(text: str) -> Period | None:
     """A month (2018-03), a quarter (2018-Q1), a year (2018) or a range of days
     (2018-03-01..2018-05-31); None for anything else, or a range that ends before it starts."""
     text = text.strip()
-    if kind_of_period(text) is not None:
-        kind = kind_of_period(text)
-        assert kind is not None
+    kind = kind_of_period(text)
+    if kind is not None:
         first, last = period_range(kind, text)
         return Period(first, last, text)
     if found := _YEAR.match(text):
@@ -511,7 +510,7 @@ EXPORTERS: dict[ExportKind, Builder] = {
     ExportKind.RANKING: ranking_sheets,
     ExportKind.MEMBERS: member_sheets,
     ExportKind.UNITS: unit_sheets,
-    # ExportKind.COMPARISON: comparison_sheets,  (models/comparison.py)
+    ExportKind.COMPARISON: comparison_sheets,
 }
 
 
