@@ -76,6 +76,7 @@ def build_application(
     data.sms = SmsChannel.from_settings(settings)
     data.sms_sending = asyncio.Lock()
     data.pace = FloodWindow()
+    data.background = set()
     register(app)
     schedule(app)
     app.add_error_handler(on_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ class BotData:
     sms: SmsChannel  # the SMS gateway (or none), its pace and pause
     sms_sending: asyncio.Lock  # one SMS drain at a time in this instance
     pace: FloodWindow  # outbox messages kept within Telegram's 30 a second
+    background: set[asyncio.Task[Any]]  # long work started by handlers (see in_background)
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
 
     def now(self) -> datetime:
         return self.bot_data.clock.now()
+
+    def in_background(self, work: Coroutine[Any, Any, None], update: object) -> None:
+        """Run long work (reading a sheet of 100,000 rows, writing an export) as its own task:
+        PTB handles updates one at a time, and everyone else would wait for it otherwise.
+        Its errors reach the error handler like a handler's."""
+        task = self.application.create_task(work, update=update)
+        self.bot_data.background.add(task)
+        task.add_done_callback(self.bot_data.background.discard)

@@ -6,6 +6,7 @@ deliver them, and what the bot sends comes back as recorded Bot API calls.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,6 +59,8 @@ class Harness:
         """Feed one update through the whole bot; return the Bot API calls it caused."""
         mark = len(self.api.calls)
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        while self.app.bot_data.background:  # what the update started, to its end
+            await asyncio.gather(*self.app.bot_data.background, return_exceptions=True)
         if self.raise_errors and self.errors:
             raise self.errors[0]
         return self.api.since(mark)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
@@ -73,10 +74,17 @@ async def data_file(update: Update, context: BotContext) -> bool:
         await reply(update, t("data_import.admins_only", lang))
         return True
     status = await message.reply_text(t("data_import.reading", lang, file=esc(name)))
+    context.in_background(_read_and_offer(update, context, status, data, document.file_id, name),
+                          update)  # fmt: skip
+    return True
+
+
+async def _read_and_offer(
+    update: Update, context: BotContext, status: Message, data: bytes, file_id: str, name: str
+) -> None:
     outcome = await _review(context, status, data, name, kind=None)
     if outcome is not None:
-        await _offer(update, context, status, *outcome, document.file_id, name)
-    return True
+        await _offer(update, context, status, *outcome, file_id, name)
 
 
 async def _download(context: BotContext, file_id: str) -> bytes | None:
@@ -361,8 +369,26 @@ async def import_pressed(update: Update, context: BotContext) -> None:
     if payload is None or payload.get("token") != token or not isinstance(query.message, Message):
         await query.answer(t("button.stale", lang), show_alert=True)
         return
+    if payload.get("working"):  # pressed twice: the first press is still at work
+        await query.answer(t("button.stale", lang), show_alert=True)
+        return
     await query.answer()
-    status, name = query.message, payload["file_name"]
+    if action != "no":
+        async with context.db.session(write=True) as session:
+            await save_draft(session=session, user_id=actor.user_id, kind=DRAFT,
+                             payload={**payload, "working": True}, now=context.now())  # fmt: skip
+    context.in_background(_pressed(update, context, query.message, payload, action, parts), update)
+
+
+async def _pressed(
+    update: Update,
+    context: BotContext,
+    status: Message,
+    payload: dict[str, Any],
+    action: str,
+    parts: list[str],
+) -> None:
+    lang, name, token = context.lang, payload["file_name"], parts[-1]
     if action == "no":
         await _forget(context, token)
         await status.edit_text(t("data_import.cancelled", lang))

@@ -137,7 +137,7 @@ async def export_pressed(update: Update, context: BotContext) -> None:
                                                     choice.period or "-"), target)  # fmt: skip
     else:
         await query.answer()
-        await _make(update, context, choice, target)
+        context.in_background(_make(update, context, choice, target), update)
 
 
 async def _checked(context: BotContext, choice: Choice) -> Target | None:

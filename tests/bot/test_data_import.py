@@ -10,7 +10,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from sqlmodel import col, func, select
-from telegram import Message
+from telegram import Message, Update
 
 from bot.fake_api import JSON, buttons, visible
 from bot.harness import Harness, alerts, shown
@@ -178,3 +178,19 @@ async def test_a_unit_the_tax_list_left_out_says_so_on_its_card(demo_bot: Harnes
     assert gone is not None
     card = shown(await demo_bot.send(demo_bot.api.user(OFFICER_ID), f"/unit {gone.credit_code}"))
     assert "导入的税务名单中没有这个单位" in visible(card[-1]["text"])
+
+
+async def test_others_are_answered_while_a_large_sheet_is_read(demo_bot: Harness) -> None:
+    rows = [HEAD] + [
+        [i, f"单位{i}", code(1000 + i), "拱辰街道", 150, 150, ""] for i in range(20_000)
+    ]
+    update = demo_bot.api.file_update(user=demo_bot.api.user(ADMIN_ID), data=xlsx(rows),
+                                      kind="document", file_name="big.xlsx")  # fmt: skip
+    await demo_bot.app.process_update(Update.de_json(update, demo_bot.app.bot))
+    assert demo_bot.app.bot_data.background  # the sheet is being read …
+    calls = await demo_bot.send(demo_bot.api.user(OFFICER_ID), "/help")  # waits for it all
+    helped = next(i for i, c in enumerate(calls) if c.params.get("chat_id") == OFFICER_ID)
+    reported = next(i for i, c in enumerate(calls) if "识别为" in str(c.params.get("text")))
+    assert helped < reported  # … and the officer was answered before it was done
+    report = visible(str(calls[reported].params["text"]))
+    assert seen("data_import.counts", rows="20,000", good="20,000", bad=0) in report
