@@ -79,7 +79,10 @@ PERIOD_USE: dict[ExportKind, PeriodUse] = {
     ExportKind.MEMBERS: PeriodUse.DATES,
     ExportKind.REPORTS: PeriodUse.REPORT,
 }
-OFFICER_KINDS = frozenset({ExportKind.LEDGER, ExportKind.MEETINGS, ExportKind.REPORTS})
+# The comparison too: /compare shows an officer their own street's blind spots already.
+OFFICER_KINDS = frozenset(
+    {ExportKind.LEDGER, ExportKind.MEETINGS, ExportKind.REPORTS, ExportKind.COMPARISON}
+)
 
 
 def period_use(kind: ExportKind) -> PeriodUse:

@@ -152,7 +152,7 @@ async def test_every_unit_of_the_district_with_progress(demo_bot: Harness) -> No
 
 async def test_an_officer_exports_their_own_street_only(demo_bot: Harness) -> None:
     [menu] = await say(demo_bot, "/export", OFFICER_ID)
-    assert labels(menu) == ["台账", "会议时间表", "月报季报"]
+    assert labels(menu) == ["台账", "会议时间表", "月报季报", "三方比对"]
     # No street to choose: the officer's own is taken.
     [formats] = shown(await press(demo_bot, menu, "台账", OFFICER_ID))
     assert visible(formats["text"]) == seen("export.choose_format", kind="台账",

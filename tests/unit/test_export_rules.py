@@ -34,13 +34,15 @@ def test_a_district_admin_exports_everything_for_any_street_or_all(kind: ExportK
 
 
 @pytest.mark.parametrize("kind", list(ExportKind))
-def test_a_street_officer_exports_their_own_streets_ledger_meetings_and_reports(
+def test_a_street_officer_exports_their_own_streets_ledger_meetings_reports_comparison(
     kind: ExportKind,
 ) -> None:
     def may(street: int | None) -> bool:
         return may_export(role=Role.STREET_OFFICER, own_street_id=OWN, kind=kind, street_id=street)
 
-    own_kind = kind in (ExportKind.LEDGER, ExportKind.MEETINGS, ExportKind.REPORTS)
+    own_kind = kind in (
+        ExportKind.LEDGER, ExportKind.MEETINGS, ExportKind.REPORTS, ExportKind.COMPARISON,
+    )  # fmt: skip
     assert may(OWN) is own_kind
     assert not may(OTHER) and not may(None)  # never another street, never the district
 
@@ -55,8 +57,8 @@ def test_nobody_else_exports_anything(role: Role | None) -> None:
 
 def test_members_and_the_ranking_stay_with_the_admins() -> None:
     assert ExportKind.MEMBERS not in OFFICER_KINDS and ExportKind.RANKING not in OFFICER_KINDS
-    assert kinds_for(role=Role.STREET_OFFICER, own_street_id=OWN) == [
-        ExportKind.LEDGER, ExportKind.MEETINGS, ExportKind.REPORTS]  # fmt: skip
+    own = [ExportKind.LEDGER, ExportKind.MEETINGS, ExportKind.REPORTS, ExportKind.COMPARISON]
+    assert kinds_for(role=Role.STREET_OFFICER, own_street_id=OWN) == own
     assert kinds_for(role=Role.STREET_OFFICER, own_street_id=None) == []
     assert kinds_for(role=Role.DISTRICT_ADMIN, own_street_id=None) == list(ExportKind)
 
