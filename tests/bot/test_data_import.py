@@ -143,6 +143,14 @@ async def test_stale_and_bad_files(demo_bot: Harness) -> None:
     assert visible(nothing[-1]["text"]) == seen(
         "data_import.no_columns", missing="统一社会信用代码、社保人数"
     )
+    corrupt = await send_file(demo_bot, b"PK\x03\x04 not really a workbook", "x.xlsx")
+    assert visible(corrupt[-1]["text"]) == seen("member_import.file.corrupt")
+    locked = bytes.fromhex("d0cf11e0a1b11ae1") + "EncryptionInfo".encode("utf-16-le")
+    assert visible((await send_file(demo_bot, locked, "x.xlsx"))[-1]["text"]) == seen(
+        "member_import.file.encrypted"
+    )
+    picture = await send_file(demo_bot, b"\x89PNG\r\n\x1a\n\x00\x00", "x.csv")
+    assert visible(picture[-1]["text"]) == seen("member_import.file.not_spreadsheet")
     empty = await send_file(demo_bot, xlsx([HEAD]), "x.xlsx")
     assert visible(empty[-1]["text"]) == seen("data_import.empty")
     gbk = f"单位名称,统一社会信用代码,所属街乡,个税人数\n北京甲公司,{code(1)},拱辰,１２０\n"

@@ -340,3 +340,22 @@ async def test_a_gbk_csv_reads_like_the_workbook(empty_db: Database) -> None:
     review = await review_of(empty_db, text.encode("gbk"), "list.csv")
     assert review.problems == [] and review.units[0].name == "北京甲公司"
     assert await count(empty_db, DataImport) == 0
+
+
+async def test_an_import_cut_short_writes_nothing(demo_db: Database) -> None:
+    rows: list[list[Any]] = [HEAD]
+    rows += [[i, f"新单位{i}", code(5000 + i), "拱辰街道", 120, 100, ""] for i in range(1_200)]
+    review = await review_of(demo_db, xlsx(rows))
+    before, audits = await units(demo_db), await count(demo_db, AuditEntry)
+
+    def crash(done: int, total: int | None) -> None:
+        if done >= 500:  # the first chunk is in; the process dies here
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        async with demo_db.session(write=True) as session:
+            await apply_import(session=session, review=review, by_user_id=1, now=NOW,
+                               today=TODAY, file_name="x.xlsx", progress=crash)  # fmt: skip
+    assert await units(demo_db) == before
+    assert await count(demo_db, AuditEntry) == audits
+    assert await count(demo_db, DataImport) == 0
