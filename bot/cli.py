@@ -22,7 +22,7 @@ from bot.console import DEMO_USERS, DemoUser, chat
 from bot.db import Database
 from bot.exporting import export_command
 from bot.fake_api import visible
-from bot.importing import import_command
+from bot.importing import confirmed, import_command
 from bot.settings import Settings, SettingsError, load_settings
 from bot.texts import t
 from handlers.members import refusal_text, report_text
@@ -402,7 +402,7 @@ async def _import_members(settings: Settings, path: Path, street: str | None, *,
             )  # fmt: skip
         print(visible(report_text(report, lang, file_name=path.name, limit=None)))
         question = t("member_import.cli_confirm", lang, count=len(report.good))
-        if not report.good or not (yes or _confirmed(question)):
+        if not report.good or not (yes or confirmed(question)):
             print(visible(t("member_import.cancelled", lang)))
             return 1
         async with db.session(write=True) as session:
@@ -415,13 +415,6 @@ async def _import_members(settings: Settings, path: Path, street: str | None, *,
         print(visible(t("member_import.skipped", lang, skipped=result.skipped)))
     print(visible(t("member_import.progress", lang, count=result.welcomes)))
     return 0
-
-
-def _confirmed(question: str) -> bool:
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except EOFError:  # no terminal to ask: the answer is no
-        return False
 
 
 def _plain(value: object) -> object:

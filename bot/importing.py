@@ -80,7 +80,7 @@ async def import_command(settings: Settings, kind: ImportKind, path: Path, *, ye
         changes = plan_changes(review, facts, today=today)
         print(visible(report_text(review, changes, lang, file_name=path.name, limit=None)))
         question = t("data_import.cli_confirm", lang, count=f"{review.good_rows:,}")
-        if not review.good_rows or not (yes or _confirmed(question)):
+        if not review.good_rows or not (yes or confirmed(question)):
             print(visible(t("data_import.cancelled", lang)))
             return 1
         with _bar(t("data_import.cli_writing", lang), lang) as bar:
@@ -95,8 +95,9 @@ async def import_command(settings: Settings, kind: ImportKind, path: Path, *, ye
     return 0
 
 
-def _confirmed(question: str) -> bool:
+def confirmed(question: str) -> bool:
+    """y/N on the terminal; without one (input from a pipe that ends) the answer is no."""
     try:
         return input(question).strip().lower() in ("y", "yes")
-    except EOFError:  # no terminal to ask: the answer is no
+    except EOFError:
         return False
