@@ -295,7 +295,7 @@ async def test_blocked_chats_are_not_retried_and_floods_are(unlimited_bot: Harne
 
 async def test_preview_agrees_with_what_the_bot_sends(demo_bot: Harness, tmp_path: Path) -> None:
     await bind_group(demo_bot)
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/unionbot.db",
+    env = {**os.environ, "DATABASE_URL": demo_bot.app.bot_data.settings.database_url,
            "DEFAULT_LANGUAGE": "zh"}  # fmt: skip
     command = [sys.executable, "-m", "bot", "reminders", "preview", "--at", "2018-03-19T09:00",
                "--json"]  # fmt: skip

@@ -4,8 +4,6 @@ as one sheet per blind spot; the low-membership ratio comes from the plan."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -109,15 +107,12 @@ async def add_units(session: AsyncSession, units: list[Fixture] = UNITS) -> dict
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
+async def db(migrated_db: Database) -> Database:
     """A district with its streets and only the fixture units."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/compare.db")
-    await database.upgrade()
-    async with database.session(write=True) as session:
+    async with migrated_db.session(write=True) as session:
         await sync_geography(session=session, plan=PLAN)
         await add_units(session)
-    yield database
-    await database.dispose()
+    return migrated_db
 
 
 async def names(db: Database, spot: BlindSpot, street: str | None = None, **kw: Any) -> list[str]:
@@ -290,11 +285,8 @@ async def test_one_sheet_per_blind_spot_with_its_rows(db: Database) -> None:
 
 
 @pytest.fixture
-async def demo(demo_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    shutil.copy(demo_template, tmp_path / "demo.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/demo.db")
-    yield database
-    await database.dispose()
+def demo(demo_db: Database) -> Database:
+    return demo_db
 
 
 async def test_the_demo_district_s_blind_spots(demo: Database) -> None:

@@ -23,19 +23,20 @@ async def db(tmp_path: Path):
     await database.dispose()
 
 
-async def test_migrations_create_exactly_the_models_schema(db: Database) -> None:
-    async with db.engine.connect() as conn:
+async def test_migrations_create_exactly_the_models_schema(migrated_db: Database) -> None:
+    """On SQLite and on PostgreSQL: the migrations and the models agree."""
+    async with migrated_db.engine.connect() as conn:
         diff = await conn.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
         )
     assert diff == []
 
 
-async def test_upgrade_twice_keeps_the_data(db: Database) -> None:
-    async with db.session(write=True) as session:
+async def test_upgrade_twice_keeps_the_data(migrated_db: Database) -> None:
+    async with migrated_db.session(write=True) as session:
         session.add(Zone(name="海聚基地"))
-    await db.upgrade()
-    async with db.session() as session:
+    await migrated_db.upgrade()
+    async with migrated_db.session() as session:
         assert (await session.exec(select(Zone.name))).all() == ["海聚基地"]
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,11 +36,8 @@ OFFICER = 20001
 
 
 @pytest.fixture
-async def db(demo_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    shutil.copy(demo_template, tmp_path / "exports.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/exports.db")
-    yield database
-    await database.dispose()
+def db(demo_db: Database) -> Database:
+    return demo_db
 
 
 async def street_id(session: AsyncSession, name: str) -> int:

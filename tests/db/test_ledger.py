@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
@@ -25,11 +22,8 @@ OFFICER = 20001
 
 
 @pytest.fixture
-async def db(demo_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    shutil.copy(demo_template, tmp_path / "ledger.db")
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/ledger.db")
-    yield database
-    await database.dispose()
+def db(demo_db: Database) -> Database:
+    return demo_db
 
 
 async def open_unit(db: Database) -> int:

@@ -5,8 +5,7 @@ nothing, and a unit the tax list leaves out flagged, never deleted."""
 from __future__ import annotations
 
 import io
-import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -60,21 +59,10 @@ def xlsx(rows: Sequence[Any], *, merge: Sequence[str] = ()) -> bytes:
 
 
 @pytest.fixture
-async def empty_db(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/u.db")
-    await db.upgrade()
-    async with db.session(write=True) as session:
+async def empty_db(migrated_db: Database) -> Database:
+    async with migrated_db.session(write=True) as session:
         await sync_geography(session=session, plan=PLAN)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
-async def demo_db(demo_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
-    shutil.copy(demo_template, tmp_path / "demo.db")
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/demo.db")
-    yield db
-    await db.dispose()
+    return migrated_db
 
 
 async def review_of(db: Database, data: bytes, name: str = "list.xlsx") -> Review:
