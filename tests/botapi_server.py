@@ -9,7 +9,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,14 +36,21 @@ def decode(form: str) -> JSON:
 
 @contextmanager
 def serve(
-    api: FakeBotApi, token: str, *, hold_send: int = 0, holding: threading.Event | None = None
+    api: FakeBotApi,
+    token: str,
+    *,
+    hold_send: int = 0,
+    holding: threading.Event | None = None,
+    hold_if: Callable[[JSON], bool] = lambda params: True,
+    lock: threading.Lock | None = None,
 ) -> Iterator[str]:
     """Serve `api` for `token`; yields the base URL for TELEGRAM_API_BASE_URL.
 
-    `hold_send` = n holds the n-th sendMessage unanswered, as a slow network would, and
-    sets `holding`: a test can kill the bot with a call in flight. A held call whose client
-    has gone is dropped unrecorded: it never reached Telegram."""
-    lock = threading.Lock()
+    `hold_send` = n holds the n-th sendMessage (of those `hold_if` picks) unanswered, as a
+    slow network would, and sets `holding`: a test can kill the bot with a call in flight. A
+    held call whose client has gone is dropped unrecorded: it never reached Telegram. Two
+    servers may share one `api` (one per bot instance) if they share its `lock`."""
+    answering = lock or threading.Lock()
     sends = itertools.count(1)
 
     class Handler(BaseHTTPRequestHandler):
@@ -55,13 +62,13 @@ def serve(
             method = self.path[len(prefix) :]
             length = int(self.headers.get("Content-Length") or 0)
             params = decode(self.rfile.read(length).decode())
-            if method == "sendMessage" and next(sends) == hold_send:
+            if method == "sendMessage" and hold_if(params) and next(sends) == hold_send:
                 if holding is not None:
                     holding.set()
                 while not self._client_gone():
                     time.sleep(0.01)
                 return
-            with lock:
+            with answering:
                 status, body = api.answer(method, params)
             if method == "getUpdates" and not body.get("result"):
                 time.sleep(0.2)  # long polling with nothing new
