@@ -94,8 +94,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
 
     def in_background(self, work: Coroutine[Any, Any, None], update: object) -> None:
         """Run long work (reading a sheet of 100,000 rows, writing an export) as its own task:
-        PTB handles updates one at a time, and everyone else would wait for it otherwise.
-        Its errors reach the error handler like a handler's."""
+        in polling mode PTB handles updates one at a time, and everyone else would wait for it
+        otherwise (webhook mode runs chats side by side already, bot/web.py). Its errors reach
+        the error handler like a handler's."""
         task = self.application.create_task(work, update=update)
         self.bot_data.background.add(task)
         task.add_done_callback(self.bot_data.background.discard)
