@@ -13,6 +13,8 @@ import unicodedata
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _SEPARATORS = re.compile(r"[\s\-‐‑–—()（）]")
+# A number inside other text, alone or after +86/0086 (not a run of digits of another length).
+_MOBILE_ANYWHERE = re.compile(r"(?:(?<!\d)|(?<=86))1[3-9]\d{9}(?!\d)")
 
 
 def normalise_mobile(text: str) -> str | None:
@@ -30,3 +32,9 @@ def mask_mobile(mobile: str) -> str:
     if len(mobile) < 7:
         return "*" * len(mobile)
     return f"{mobile[:3]}****{mobile[-4:]}"
+
+
+def mask_mobiles(text: str) -> str:
+    """`text` with every 11-digit mobile number in it masked (for log lines and scrubbed
+    gateway answers)."""
+    return _MOBILE_ANYWHERE.sub(lambda m: mask_mobile(m.group(0)), text)

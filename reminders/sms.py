@@ -34,7 +34,8 @@ from urllib.parse import quote
 
 import httpx
 
-from models.mobile import mask_mobile
+from bot.logs import Redact
+from models.mobile import mask_mobiles
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -46,7 +47,6 @@ ALIYUN_VERSION = "2017-05-25"
 MAX_WAIT = timedelta(hours=1)  # a Retry-After longer than this is read as an hour
 _PLACEHOLDER = re.compile(r"\{(mobile|text)\}")
 _SIGNATURE = re.compile(r"^【[^】]*】")
-_MOBILE_ANYWHERE = re.compile(r"(?:(?<!\d)|(?<=86))1[3-9]\d{9}(?!\d)")  # also in +86…
 
 
 class SmsResult(StrEnum):
@@ -89,21 +89,12 @@ class SmsGateway(Protocol):
 
 def scrub(text: str, limit: int = 300) -> str:
     """A gateway's words, shortened, with any mobile number in them masked."""
-    return _MOBILE_ANYWHERE.sub(lambda m: mask_mobile(m.group(0)), " ".join(text.split()))[:limit]
+    return mask_mobiles(" ".join(text.split()))[:limit]
 
 
-class _MaskMobiles(logging.Filter):
-    """httpx logs each request's URL at INFO; Aliyun's URL carries PhoneNumbers."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = _MOBILE_ANYWHERE.sub(lambda m: mask_mobile(m.group(0)), message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-logging.getLogger("httpx").addFilter(_MaskMobiles())
+# httpx logs each request's URL at INFO and Aliyun's URL carries PhoneNumbers: masked here
+# too, for a program that logs without bot.logs.configure_logging (its root handler has it).
+logging.getLogger("httpx").addFilter(Redact())
 
 
 def strip_signature(text: str) -> str:
