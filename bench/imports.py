@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from sqlmodel import col, select
 
+from bench.rss import max_rss_mib
 from bot.db import Database
 from models.demo import seed_demo
 from models.geography import sync_geography
@@ -110,7 +110,7 @@ async def import_files(database: str, files: list[tuple[str, Path]]) -> dict[str
             "inserted": result.inserted, "updated": result.updated, "sources": result.sources,
         }  # fmt: skip
     await db.dispose()
-    figures["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["max_rss_mib"] = max_rss_mib()
     return figures
 
 
@@ -121,7 +121,7 @@ def read_alone(path: Path) -> dict[str, float]:
     cells = sum(len(row) for row in book.worksheets[0].iter_rows(values_only=True))
     book.close()
     return {"seconds": time.perf_counter() - started, "cells": cells,
-            "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+            "max_rss_mib": max_rss_mib()}  # fmt: skip
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -133,10 +133,14 @@ def _child(*args: str) -> dict[str, Any]:
     return result
 
 
-def bench_imports(folder: Path) -> list[tuple[str, str]]:
-    units_file, members_file = asyncio.run(write_files(folder))
+def bench_imports(folder: Path, database: str | None = None) -> list[tuple[str, str]]:
+    """Rows for the table; `database` (a fresh one; default a SQLite file in `folder`) is
+    where the child imports. The files are written once per folder."""
+    units_file, members_file = folder / "units.xlsx", folder / "member_system.xlsx"
+    if not (units_file.exists() and members_file.exists()):
+        units_file, members_file = asyncio.run(write_files(folder))
     alone = {p.name: _child("--read-alone", str(p)) for p in (units_file, members_file)}
-    ours = _child("--import", f"sqlite+aiosqlite:///{folder}/import.db",
+    ours = _child("--import", database or f"sqlite+aiosqlite:///{folder}/import.db",
                   str(units_file), str(members_file))  # fmt: skip
     rows = []
     for kind, path, label in (("units", units_file, "units"),
