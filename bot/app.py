@@ -15,8 +15,10 @@ from bot.clock import Clock
 from bot.context import BotContext, BotData
 from bot.db import Database
 from bot.errors import on_error
+from bot.officer_cache import OfficerCache
 from bot.settings import Settings
 from bot.texts import t
+from bot.update_log import LoggedApplication
 from handlers import register
 from models.enums import Language
 from models.geography import sync_geography
@@ -33,7 +35,7 @@ UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData,
 COMMANDS = (
     "status", "chart", "meeting", "visit", "unit", "mine", "cancel", "start", "help", "lang",
     "invite", "guide", "bind", "reminders", "outbox", "report", "joinqr", "member", "welcome",
-    "compare", "export",
+    "compare", "export", "health",
 )  # fmt: skip
 
 
@@ -52,6 +54,7 @@ def build_application(
     benchmark of the bot's own cost turns it off."""
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
+        .application_class(LoggedApplication)  # one log line per update
         .token(token or settings.token())
         .base_url(settings.telegram_api_base_url)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
@@ -77,6 +80,7 @@ def build_application(
     data.sms_sending = asyncio.Lock()
     data.pace = FloodWindow()
     data.background = set()
+    data.officers = OfficerCache()
     register(app)
     schedule(app)
     app.add_error_handler(on_error)
@@ -86,7 +90,7 @@ def build_application(
 async def _post_init(app: UnionApp) -> None:
     data = app.bot_data
     await data.db.upgrade()
-    async with data.db.session(write=True) as session:
+    async with data.db.session(exclusive="startup") as session:
         await sync_geography(session=session, plan=data.plan)
         await ensure_admins(
             session=session,

@@ -3,10 +3,18 @@
 SQLite gets WAL (readers never wait for the writer), a busy timeout, foreign keys, and
 BEGIN IMMEDIATE for write transactions: a deferred transaction that reads and then writes
 fails with "database is locked" when another writer got there first; an immediate one waits.
+
+Several instances may start at once on one PostgreSQL database: the migrations and the
+start-up writes (streets, admins) each take a transaction-scoped advisory lock there, so the
+second instance waits for the first and then finds its work done instead of inserting the
+same rows (SQLite's BEGIN IMMEDIATE serialises them already).
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,13 +22,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
 _WRITE = "unionbot_write"
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")  # held until the transaction ends
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"unionbot:{name}".encode())
 
 
 class Database:
@@ -34,18 +47,29 @@ class Database:
             _configure_sqlite(self.engine)
 
     @asynccontextmanager
-    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        """One short transaction: committed when the block ends, rolled back on error."""
+    async def session(
+        self, *, write: bool = False, exclusive: str | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """One short transaction: committed when the block ends, rolled back on error.
+        `exclusive` names work that only one instance may do at a time (a write)."""
         async with self.engine.connect() as conn:
-            if write:
+            if write or exclusive:
                 await conn.execution_options(**{_WRITE: True})
             async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+                if exclusive and not self.is_sqlite:
+                    # Through the session, so the lock is taken in its transaction.
+                    held = await session.connection()
+                    await held.execute(_LOCK, {"key": _lock_key(exclusive)})
                 yield session
 
     async def upgrade(self) -> None:
-        """Apply every pending migration (idempotent)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+        """Apply every pending migration (idempotent; one instance at a time)."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{_WRITE: True})  # SQLite: BEGIN IMMEDIATE
+            async with conn.begin():
+                if not self.is_sqlite:
+                    await conn.execute(_LOCK, {"key": _lock_key("migrations")})
+                await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -63,14 +87,27 @@ def alembic_config() -> Config:
     return cfg
 
 
+def _wal(cursor: Any) -> None:
+    """WAL mode, which the file keeps once set. Setting it needs the file to itself and does
+    not wait on the busy timeout: processes opening a new file at once retry for a while."""
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 99:
+                raise
+            time.sleep(0.05)  # the driver's own thread, not the event loop
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
+        _wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

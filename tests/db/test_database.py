@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from sqlalchemy import text
 from sqlmodel import SQLModel, func, select
 
 from bot.db import Database
-from models.tables import Zone
+from bot.harness import Harness
+from models.tables import Officer, Street, Zone
+from tests.conftest import _admin, make_settings, postgres_url
 
 
 @pytest.fixture
@@ -83,3 +86,26 @@ async def test_foreign_keys_are_enforced(db: Database) -> None:
                     "INSERT INTO streettarget (plan_key, street_id, new_units) VALUES ('p', 999, 1)"
                 )
             )
+
+
+async def test_instances_starting_at_once_on_a_new_database_all_start(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Migrations, streets and admins written once, whichever instance gets there first."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/new.db"
+    else:
+        name = f"{request.getfixturevalue('postgres_templates')}_new"
+        _admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        url = postgres_url(name)
+    settings = make_settings(tmp_path, database_url=url, bot_admin_ids="10001,10002")
+    async with contextlib.AsyncExitStack() as stack:
+        harnesses = await asyncio.gather(
+            *(stack.enter_async_context(Harness.running(settings)) for _ in range(3))
+        )
+        async with harnesses[0].app.bot_data.db.session() as session:
+            admins = (await session.exec(select(func.count()).select_from(Officer))).one()
+            streets = (await session.exec(select(func.count()).select_from(Street))).one()
+    assert (admins, streets) == (2, 28)
+    if backend != "sqlite":
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
