@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.officer_cache import OfficerCache
 from bot.settings import Settings
 from models.enums import Language, Role
 from models.plan import Plan
@@ -33,6 +34,7 @@ class BotData:
     sms_sending: asyncio.Lock  # one SMS drain at a time in this instance
     pace: FloodWindow  # outbox messages kept within Telegram's 30 a second
     background: set[asyncio.Task[Any]]  # long work started by handlers (see in_background)
+    officers: OfficerCache  # who the officers are, for the gatekeeper
 
 
 @dataclass(frozen=True)

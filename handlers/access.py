@@ -33,9 +33,13 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or user.is_bot or (chat is not None and chat.type == ChatType.CHANNEL):
         raise ApplicationHandlerStop  # channel posts and service updates: not for us
+    officer = context.bot_data.officers.get(user.id)
     try:
-        async with context.db.session() as session:
-            officer = await find_officer(session=session, telegram_user_id=user.id)
+        if officer is None:
+            async with context.db.session() as session:
+                officer = await find_officer(session=session, telegram_user_id=user.id)
+            if officer is not None and officer.active:
+                context.bot_data.officers.keep(officer)
     except Exception as exc:
         # PTB would go on to the next handler group after an error; without knowing who
         # sent the update nothing may run, so report the error here and stop.

@@ -48,6 +48,7 @@ async def _redeem(update: Update, context: BotContext, code: str) -> None:
             language=actor.language,
             now=context.now(),
         )
+    context.bot_data.officers.forget(actor.user_id)  # a new role or street counts at once
     lang = actor.language
     if result.already is not None:
         role, street = role_label(result.already.role, result.already.street_name, lang)
@@ -96,5 +97,6 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
         await set_language(
             session=session, telegram_user_id=context.actor.user_id, language=language
         )
+    context.bot_data.officers.forget(context.actor.user_id)
     await query.answer()
     await edit(update, t("lang.set", language))
