@@ -113,18 +113,23 @@ class Conversation:
         assert _post(port, self.api.message_update(user=self.user, text=text)) == 200
 
     def press(self, port: int, label: str) -> None:
-        message = self.last_message()
-        data = dict(buttons(message)).get(label)
-        assert data is not None, (label, message.get("text"), buttons(message))
+        message = self.last_with(label)
+        data = dict(buttons(message))[label]
         update = self.api.callback_update(user=self.user, message=message, data=data)
         assert _post(port, update) == 200
 
-    def last_message(self) -> JSON:
+    def last_with(self, label: str) -> JSON:
+        """The flow's latest message with that button (reminders come to this chat too)."""
         for call in reversed(list(self.api.calls)):
             result = call.result if isinstance(call.result, dict) else None
-            if result and result.get("chat", {}).get("id") == self.user_id and call.status == 200:
+            if (
+                result
+                and call.status == 200
+                and result.get("chat", {}).get("id") == self.user_id
+                and label in dict(buttons(result))
+            ):
                 return result
-        raise AssertionError(f"the bot has said nothing to {self.user_id}")
+        raise AssertionError(f"no message to {self.user_id} with the button {label!r}")
 
 
 def test_two_instances_one_killed_everything_once_every_conversation_done(
@@ -173,8 +178,10 @@ def test_two_instances_one_killed_everything_once_every_conversation_done(
             for api_url, port in ((a, ports[0]), (b, ports[1]))
         ]
         try:
-            for port in ports:
-                wait_for(partial(_healthy, port), 60, f"the instance on {port} to serve")
+            for proc, port in zip(instances, ports, strict=True):
+                ready = partial(lambda p, n: p.poll() is not None or _healthy(n), proc, port)
+                wait_for(ready, 90, f"the instance on {port} to serve")
+                assert proc.poll() is None, proc.communicate(timeout=10)[1]
             talks = [Conversation(api, user_id) for user_id in TALKERS]
             # The first half of every conversation, its steps alternating between instances.
             for step in range(5):
@@ -190,10 +197,14 @@ def test_two_instances_one_killed_everything_once_every_conversation_done(
             wait_for(lambda: _count(url, col(OutboxMessage.status) != "sent") == 0, 120,
                      "every reminder and welcome to go out")  # fmt: skip
         finally:
-            for proc in instances[1:]:
-                proc.send_signal(signal.SIGTERM)
-            errors = [proc.communicate(timeout=30)[1] for proc in instances[1:]]
-        assert instances[1].returncode == 0, errors
+            for proc in instances:
+                if proc.poll() is None:  # the survivor; or both, if the test failed early
+                    proc.send_signal(signal.SIGTERM)
+            errors = [
+                "" if proc.stderr is None or proc.stderr.closed else proc.communicate(timeout=30)[1]
+                for proc in instances
+            ]
+        assert instances[1].returncode == 0, errors[1]
 
     sent = _sent(api)
     assert [pair for pair, n in sent.items() if n > 1] == []  # nothing twice, in any chat
