@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.app import build_application, run_polling
@@ -23,8 +23,10 @@ from bot.db import Database
 from bot.exporting import export_command
 from bot.fake_api import visible
 from bot.importing import confirmed, import_command
+from bot.logs import configure_logging, secrets_to_hide
 from bot.settings import Settings, SettingsError, load_settings
 from bot.texts import t
+from bot.web import listen, run_webhook
 from handlers.members import refusal_text, report_text
 from handlers.status_view import district_text, street_text
 from models.chats import find_street
@@ -53,12 +55,17 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser(
+    run = sub.add_parser(
         "run",
         help="run the bot against Telegram (long polling); needs TELEGRAM_BOT_TOKEN",
         description="Connect to the Bot API at TELEGRAM_API_BASE_URL with TELEGRAM_BOT_TOKEN, "
         "apply migrations, register the commands and answer updates until SIGINT/SIGTERM.",
     )
+    run.add_argument(
+        "--webhook", action="store_true",
+        help="receive updates by webhook instead of long polling: serve WEBHOOK_PATH and "
+        "/health on WEBHOOK_LISTEN:WEBHOOK_PORT (needs WEBHOOK_URL and WEBHOOK_SECRET_TOKEN)",
+    )  # fmt: skip
 
     demo = sub.add_parser(
         "demo",
@@ -200,13 +207,8 @@ def _chat_user(who: str) -> DemoUser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs each request URL, and Bot API URLs contain the token: never log them.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
+        _logging(load_settings(), args.command)
         return _dispatch(args)
     except (SettingsError, PlanError) as exc:
         print(f"unionbot: {exc}", file=sys.stderr)
@@ -215,9 +217,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _logging(settings: Settings, command: str) -> None:
+    """LOG_LEVEL and LOG_FORMAT; the bot token and the webhook's secret never logged."""
+    secrets = [
+        value.get_secret_value() if isinstance(value, SecretStr) else value
+        for value in (settings.telegram_bot_token, getattr(settings, "webhook_secret_token", None))
+        if value
+    ]
+    configure_logging(
+        level=settings.log_level or ("INFO" if command == "run" else "WARNING"),
+        log_format=settings.log_format,
+        secrets=secrets_to_hide(*secrets),
+    )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        return _run(load_settings())
+        return _run(load_settings(), webhook=args.webhook)
     if args.command == "demo":
         if args.fresh:
             for suffix in ("", "-wal", "-shm"):
@@ -245,9 +261,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _run(settings: Settings) -> int:
+def _run(settings: Settings, *, webhook: bool = False) -> int:
     settings.token()  # refuse early, in one line, without a token
-    run_polling(build_application(settings))
+    if webhook:
+        settings.webhook()  # and without the webhook's URL or secret, or its port
+        with listen(settings) as listening:
+            run_webhook(build_application(settings), listening)
+    else:
+        run_polling(build_application(settings))
     return 0
 
 

@@ -46,6 +46,7 @@ class FakeBotApi(BaseRequest):
     chats: dict[int, JSON] = field(default_factory=dict)
     commands: dict[str, list[JSON]] = field(default_factory=dict)  # by language code
     pending_updates: list[JSON] = field(default_factory=list)
+    webhook: JSON = field(default_factory=dict)  # setWebhook's parameters; {} when none is set
     # Files users sent, by file_id, as getFile and a download would return them.
     user_files: dict[str, bytes] = field(default_factory=dict)
     # Faults, as Telegram reports them: chats whose user blocked the bot (403), and a number
@@ -146,7 +147,23 @@ class FakeBotApi(BaseRequest):
         return list(self.pending_updates)
 
     def _api_deleteWebhook(self, _: JSON) -> bool:
+        self.webhook = {}
         return True
+
+    def _api_setWebhook(self, params: JSON) -> bool:
+        # Kept as given, secret_token included, so a test can check what the bot registered.
+        if not str(params.get("url") or "").startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        self.webhook = dict(params)
+        return True
+
+    def _api_getWebhookInfo(self, _: JSON) -> JSON:
+        info: JSON = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                      "pending_update_count": len(self.pending_updates)}  # fmt: skip
+        for name in ("max_connections", "allowed_updates"):
+            if name in self.webhook:
+                info[name] = self.webhook[name]
+        return info
 
     def _api_setMyCommands(self, params: JSON) -> bool:
         self.commands[str(params.get("language_code") or "")] = list(params["commands"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,6 +24,12 @@ ALIYUN_NEEDS = (
     "aliyun_access_key_id", "aliyun_access_key_secret", "aliyun_sms_sign_name",
     "aliyun_sms_template_code",
 )  # fmt: skip
+
+# Webhook mode: Telegram's rule for the secret token, a plain URL path, and the path the
+# health check answers on (bot/web.py).
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+HEALTH_PATH = "/health"
 
 
 class SettingsError(Exception):
@@ -62,6 +69,18 @@ class Settings(BaseSettings):
     aliyun_sms_template_code: str = ""
     aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
     sms_gateway: Literal["", "http", "aliyun"] = ""  # "": none, SMS wait in the outbox
+    # Logging (bot/logs.py). LOG_LEVEL empty: INFO for `unionbot run`, WARNING otherwise.
+    log_level: Literal["", "DEBUG", "INFO", "WARNING", "ERROR"] = ""
+    log_format: Literal["text", "json"] = "text"
+    # Webhook mode (`unionbot run --webhook`, bot/web.py): Telegram posts each update to
+    # WEBHOOK_URL + WEBHOOK_PATH, which a reverse proxy forwards to WEBHOOK_LISTEN:WEBHOOK_PORT.
+    webhook_url: str = ""  # the public https:// base URL
+    webhook_path: str = "/telegram"
+    webhook_listen: str = "127.0.0.1"  # behind a reverse proxy; 0.0.0.0 to listen on all
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Telegram sends it back in X-Telegram-Bot-Api-Secret-Token: only Telegram knows it. Secret.
+    webhook_secret_token: SecretStr | None = None
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)  # Telegram allows 1-100
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
@@ -77,7 +96,9 @@ class Settings(BaseSettings):
             raise ValueError("does not look like a bot token (expected 123456789:AA…)")
         return value
 
-    @field_validator("sms_http_auth_header", "aliyun_access_key_secret", mode="before")
+    @field_validator(
+        "sms_http_auth_header", "aliyun_access_key_secret", "webhook_secret_token", mode="before"
+    )
     @classmethod
     def _empty_secret_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -97,6 +118,34 @@ class Settings(BaseSettings):
         value = value.strip()
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _public_https(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("https://"):
+            raise ValueError(f"{value!r} is not an https:// URL (Telegram posts only over HTTPS)")
+        if "?" in value or "#" in value:
+            raise ValueError("is a base URL: no ?query or #fragment (the path is WEBHOOK_PATH)")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _url_path(cls, value: str) -> str:
+        value = value.strip()
+        if not WEBHOOK_PATH.fullmatch(value):
+            raise ValueError(f"{value!r} is not a URL path such as /telegram")
+        if value == HEALTH_PATH:
+            raise ValueError(f"{HEALTH_PATH} is the health check's; choose another path")
+        return value
+
+    @field_validator("webhook_secret_token")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            # Never echo the value: it is a secret, even when malformed.
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
         return value
 
     @field_validator("sms_http_body_template", mode="before")
@@ -124,6 +173,26 @@ class Settings(BaseSettings):
             if name in info.data and not info.data[name]:
                 raise ValueError(f"{value!r} needs {name.upper()}, which is not set")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_name(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        level = value.strip().upper()
+        if level not in ("", "DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError(f"{value!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_name(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        name = value.strip().lower() or "text"
+        if name not in ("text", "json"):
+            raise ValueError(f"{value!r} is not text or json")
+        return name
 
     @field_validator("bot_today", mode="before")
     @classmethod
@@ -180,6 +249,21 @@ class Settings(BaseSettings):
                 "or .env (or try `unionbot demo`, which needs none)"
             )
         return self.telegram_bot_token.get_secret_value()
+
+    def webhook(self) -> tuple[str, str]:
+        """Webhook mode's public URL and secret token, or a SettingsError naming what is
+        missing."""
+        if not self.webhook_url:
+            raise SettingsError(
+                "WEBHOOK_URL is not set: webhook mode needs the public https:// address that "
+                "Telegram posts updates to (your reverse proxy's)"
+            )
+        if self.webhook_secret_token is None:
+            raise SettingsError(
+                "WEBHOOK_SECRET_TOKEN is not set: webhook mode needs a secret of 1-256 "
+                "characters (A-Z, a-z, 0-9, _ and -) that Telegram sends with every update"
+            )
+        return self.webhook_url + self.webhook_path, self.webhook_secret_token.get_secret_value()
 
 
 def load_settings(**overrides: object) -> Settings:

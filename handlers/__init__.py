@@ -22,6 +22,7 @@ from handlers import (
     exports,
     fallback,
     guidance,
+    health,
     invites,
     joining,
     meeting_flow,
@@ -81,6 +82,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(exports.export_pressed, pattern=exports.EXPORT_CALLBACK))
     app.add_handler(CommandHandler("outbox", outbox.outbox_command))
     app.add_handler(CallbackQueryHandler(outbox.outbox_pressed, pattern=outbox.OUTBOX_CALLBACK))
+    app.add_handler(CommandHandler("health", health.health_command))
     app.add_handler(CommandHandler("reminders", reminders.reminders_command))
     app.add_handler(
         CallbackQueryHandler(reminders.reminders_pressed, pattern=reminders.REMINDERS_CALLBACK)
