@@ -500,7 +500,7 @@ def write_results(table: Table, out: Path, n: int, welcomes: int) -> None:
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description=(__doc__ or "").splitlines()[0]
+        prog="python -m bench", description=" ".join((__doc__ or "").split("\n\n")[0].split())
     )
     parser.add_argument("--updates", type=int, default=1000, help="updates to time (default 1000)")
     parser.add_argument(
