@@ -488,7 +488,11 @@ async def main(n: int, welcomes: int, postgres: str | None) -> Table:
     else:
         table.notes.append("SMS runs on SQLite only; the welcome broadcast was skipped.")
     if why_not:
-        table.notes.append(f"PostgreSQL column skipped: {postgres} not reachable ({why_not}).")
+        table.notes.append(
+            f"PostgreSQL column skipped: {postgres} not reachable ({why_not})."
+            if postgres
+            else "PostgreSQL column skipped (--no-postgres)."
+        )
     return table
 
 
