@@ -60,7 +60,7 @@ def health_text(report: Health, lang: Language, zone: ZoneInfo) -> str:
 
 
 def span(age: timedelta, lang: Language) -> str:
-    """An age as people say it: 40 秒, 3 分钟, 2 小时, 5 天 (rounded down)."""
+    """An age as people say it: 40 seconds, 3 minutes, 2 hours, 5 days (rounded down)."""
     seconds = int(age.total_seconds())
     for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds >= size:

@@ -1,4 +1,4 @@
-"""One message edited as long work goes on ("已读 40,000 行"), instead of silence or a flood.
+"""One message edited as long work goes on ("40,000 rows read"), instead of silence or a flood.
 
 The work runs in a worker thread (reading a spreadsheet, writing one); the thread calls the
 `LiveProgress` object, which hops to the event loop and edits the message at most every few
