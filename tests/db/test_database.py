@@ -97,6 +97,7 @@ async def test_instances_starting_at_once_on_a_new_database_all_start(
     else:
         name = f"{request.getfixturevalue('postgres_templates')}_new"
         _admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         url = postgres_url(name)
     settings = make_settings(tmp_path, database_url=url, bot_admin_ids="10001,10002")
     async with contextlib.AsyncExitStack() as stack:
@@ -107,5 +108,3 @@ async def test_instances_starting_at_once_on_a_new_database_all_start(
             admins = (await session.exec(select(func.count()).select_from(Officer))).one()
             streets = (await session.exec(select(func.count()).select_from(Street))).one()
     assert (admins, streets) == (2, 28)
-    if backend != "sqlite":
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
