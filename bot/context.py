@@ -65,6 +65,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], B
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self._actor: Actor | None = None
+        # Files downloaded for this update, by file id: handlers that try a spreadsheet in
+        # turn (handlers.media.download) fetch it from Telegram once.
+        self.downloaded: dict[str, bytes] = {}
 
     @property
     def actor(self) -> Actor:

@@ -16,13 +16,12 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import esc, is_private, keyboard, reply
 from handlers.live_progress import LiveProgress
-from handlers.media import MAX_FILE_BYTES
+from handlers.media import MAX_FILE_BYTES, download
 from handlers.members import is_spreadsheet, refusal_text
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Language
@@ -67,7 +66,7 @@ async def data_file(update: Update, context: BotContext) -> bool:
     if (document.file_size or 0) > MAX_FILE_BYTES:
         return False  # the member-list taker says so
     name = (document.file_name or "")[:128]
-    data = await _download(context, document.file_id)
+    data = await download(context, document.file_id)
     if data is None or not await _is_data_list(data, name, admin=context.actor.is_admin):
         return False  # the member-list taker reads it, or says why it cannot
     if not context.actor.is_admin:
@@ -85,15 +84,6 @@ async def _read_and_offer(
     outcome = await _review(context, status, data, name, kind=None)
     if outcome is not None:
         await _offer(update, context, status, *outcome, file_id, name)
-
-
-async def _download(context: BotContext, file_id: str) -> bytes | None:
-    try:
-        remote = await context.bot.get_file(file_id)
-        return bytes(await remote.download_as_bytearray())
-    except TelegramError as exc:
-        log.warning("data file %s not downloaded: %s", file_id, exc)
-        return None
 
 
 async def _is_data_list(data: bytes, name: str, *, admin: bool) -> bool:
@@ -395,7 +385,7 @@ async def _pressed(
         return
     kind = ImportKind(parts[2]) if action == "k" else ImportKind(payload["kind"])
     await status.edit_text(t("data_import.reading", lang, file=esc(name)))
-    data = await _download(context, payload["file_id"])
+    data = await download(context, payload["file_id"])
     if data is None:
         await status.edit_text(t("member_import.download_failed", lang))
         return

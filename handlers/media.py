@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 Evidence = dict[str, str]  # media_kind, file_id, unique_id: what a draft keeps of a file
 
 
+async def download(context: BotContext, file_id: str) -> bytes | None:
+    """A file sent to the bot, fetched from Telegram once per update; None (logged) when
+    Telegram does not hand it over."""
+    if file_id not in context.downloaded:
+        try:
+            remote = await context.bot.get_file(file_id)
+            context.downloaded[file_id] = bytes(await remote.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("file %s not downloaded: %s", file_id, exc)
+            return None
+    return context.downloaded[file_id]
+
+
 async def take_file(
     update: Update, context: BotContext, files: list[Evidence], more: InlineKeyboardMarkup
 ) -> list[Evidence] | None:

@@ -24,7 +24,7 @@ from datetime import date
 from typing import Any
 
 from telegram import Document, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 
 from bot.context import Actor, BotContext
 from bot.texts import t
@@ -40,7 +40,7 @@ from handlers.common import (
     save_edit_cancel,
     store_draft,
 )
-from handlers.media import MAX_FILE_BYTES
+from handlers.media import MAX_FILE_BYTES, download
 from handlers.status_view import full_date
 from models.drafts import drop_draft, load_draft, save_draft
 from models.enums import Language, Role
@@ -449,11 +449,8 @@ async def member_file(update: Update, context: BotContext) -> bool:
 async def _read(update: Update, context: BotContext, file_id: str, name: str) -> Table | None:
     """The file's table, or None after telling the user why it cannot be read."""
     lang = context.lang
-    try:
-        remote = await context.bot.get_file(file_id)
-        data = bytes(await remote.download_as_bytearray())
-    except TelegramError as exc:
-        log.warning("member list %s not downloaded: %s", file_id, exc)
+    data = await download(context, file_id)
+    if data is None:
         await reply(update, t("member_import.download_failed", lang))
         return None
     try:

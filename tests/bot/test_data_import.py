@@ -202,3 +202,14 @@ async def test_others_are_answered_while_a_large_sheet_is_read(demo_bot: Harness
     assert helped < reported  # … and the officer was answered before it was done
     report = visible(str(calls[reported].params["text"]))
     assert seen("data_import.counts", rows="20,000", good="20,000", bad=0) in report
+
+
+async def test_a_list_of_new_members_is_fetched_once_and_goes_to_the_member_import(
+    demo_bot: Harness,
+) -> None:
+    sheet = [["姓名", "手机号码", "街乡"], ["张三", "13712345678", "拱辰"]]
+    update = demo_bot.api.file_update(user=demo_bot.api.user(ADMIN_ID), data=xlsx(sheet),
+                                      kind="document", file_name="新会员.xlsx")  # fmt: skip
+    calls = await demo_bot.process(update)
+    assert [c.method for c in calls].count("getFile") == 1  # read once for both takers
+    assert "批量登记新会员" in visible(shown(calls)[-1]["text"])
