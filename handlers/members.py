@@ -403,7 +403,7 @@ async def _save(update: Update, context: BotContext) -> None:
     key = "member.channels_both" if "telegram" in channels else "member.channels_sms"
     await edit(
         update,
-        t("member.saved", lang, name=esc(member.name), mobile=mask_mobile(member.mobile),
+        t("member.saved", lang, name=esc(member.name), mobile=mask_mobile(member.mobile or ""),
           street=esc(payload["street_name"]), channels=t(key, lang)),
     )  # fmt: skip
 

@@ -449,7 +449,8 @@ async def member_sheets(
     *, session: AsyncSession, plan: Plan, today: date, street_id: int | None,
     period: Period | None,
 ) -> list[Sheet]:  # fmt: skip
-    """Members who joined in the period (by `joined_on`), with their full mobile numbers."""
+    """Members who joined in the period (by `joined_on`), with their full mobile numbers;
+    not those erased on request (they still count everywhere else)."""
     members = await _fetch(
         session,
         _select(Member.name, Member.mobile, Unit.name, Street.name, Member.joined_on,
@@ -457,6 +458,7 @@ async def member_sheets(
         .join(Street, col(Street.id) == Member.street_id)
         .join(Unit, col(Unit.id) == Member.unit_id, isouter=True)
         .where(*_in_street(Member.street_id, street_id), *_dated(Member.joined_on, period))
+        .where(col(Member.erased_at).is_(None))
         .order_by(col(Street.position), col(Member.joined_on), col(Member.id))
     )  # fmt: skip
 

@@ -270,9 +270,9 @@ async def submit_application(
 
 
 def application_snapshot(row: MembershipApplication) -> dict[str, object]:
-    """For the audit log: the number masked, like everywhere else."""
+    """For the audit log, which can never be changed (so never erased): no name, no number."""
     return {
-        "name": row.name, "mobile": mask_mobile(row.mobile), "street_id": row.street_id,
+        "street_id": row.street_id,
         "unit_id": row.unit_id, "unit_name": row.unit_name, "meeting_id": row.meeting_id,
         "status": row.status, "consent_at": row.consent_at.isoformat(),
     }  # fmt: skip
@@ -502,7 +502,8 @@ async def _opt_out(
 ) -> OptOut:
     fresh = [m for m in members if m.opted_out_at is None]
     for member in members:
-        mobiles = [*mobiles, member.mobile] if member.mobile not in mobiles else mobiles
+        if member.mobile is not None and member.mobile not in mobiles:
+            mobiles = [*mobiles, member.mobile]
         if member.telegram_user_id is not None and str(member.telegram_user_id) not in chats:
             chats = [*chats, str(member.telegram_user_id)]
     cancelled = await cancel_pending(session=session, chats=chats, mobiles=mobiles)

@@ -338,9 +338,8 @@ async def load_facts(
     wanted, members = sorted(set(mobiles)), set[str]()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        members.update(
-            (await session.exec(select(Member.mobile).where(col(Member.mobile).in_(chunk)))).all()
-        )
+        found = select(Member.mobile).where(col(Member.mobile).in_(chunk))
+        members.update(mobile for mobile in (await session.exec(found)).all() if mobile)
     return Facts(streets=streets, units=units, members=frozenset(members))
 
 
@@ -445,7 +444,7 @@ async def _members_among(session: AsyncSession, mobiles: Sequence[str]) -> set[s
     found: set[str] = set()
     for chunk in _chunks(sorted(set(mobiles)), 500):
         query = select(Member.mobile).where(col(Member.mobile).in_(chunk))
-        found.update((await session.exec(query)).all())
+        found.update(mobile for mobile in (await session.exec(query)).all() if mobile)
     return found
 
 
@@ -473,6 +472,7 @@ async def _welcomes(
                      "member_id": m.id},
         )
         for m in members
+        if m.mobile is not None  # always, for members just imported
     ]  # fmt: skip
 
 

@@ -18,7 +18,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models import audit
 from models.enums import OutboxChannel
-from models.mobile import mask_mobile
 from models.outbox import Outgoing, enqueue
 from models.plan import Plan
 from models.tables import Member, OutboxMessage, Street, WelcomeTemplate
@@ -86,9 +85,9 @@ async def register_member(
 
 
 def member_snapshot(member: Member) -> dict[str, object]:
-    """For the audit log: the number masked, like everywhere else."""
+    """For the audit log, which can never be changed (so never erased): no name, no number."""
     return {
-        "name": member.name, "mobile": mask_mobile(member.mobile), "unit_id": member.unit_id,
+        "unit_id": member.unit_id,
         "street_id": member.street_id, "joined_on": member.joined_on.isoformat(),
         "source": member.source, "meeting_id": member.meeting_id,
     }  # fmt: skip
@@ -127,7 +126,7 @@ async def queue_welcome(
     """One welcome per channel (SMS always; Telegram when linked), never twice: the keys
     name the member. Returns how many rows were new."""
     assert member.id is not None
-    if member.opted_out_at is not None:
+    if member.opted_out_at is not None or member.mobile is None:  # opted out, or erased
         return 0
     street = await session.get(Street, member.street_id)
     assert street is not None

@@ -215,7 +215,8 @@ class Member(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)
-    mobile: str = Field(unique=True, max_length=11)
+    # Empty once erased on request (models.members.erase_member): the row stays for the counts.
+    mobile: str | None = Field(default=None, unique=True, max_length=11)
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     street_id: int = Field(foreign_key="street.id", index=True)
     joined_on: date
@@ -226,6 +227,7 @@ class Member(SQLModel, table=True):
     created_by: int | None = Field(default=None, sa_type=sa.BigInteger)  # the officer
     # 退订/TD by SMS or /stop in Telegram: no further messages, ever.
     opted_out_at: datetime | None = utc_column(default=None, nullable=True)
+    erased_at: datetime | None = utc_column(default=None, nullable=True)
 
 
 class JoinLink(SQLModel, table=True):
@@ -416,7 +418,8 @@ class SourceUnit(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """Who changed what, when, with the values before and after. Append-only."""
+    """Who changed what, when, with the values before and after. Append-only: the database
+    refuses every update and delete (migration 0007), so it holds no personal data."""
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = utc_column(index=True)
