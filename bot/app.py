@@ -35,7 +35,7 @@ UnionApp = Application[Any, BotContext, dict[Any, Any], dict[Any, Any], BotData,
 COMMANDS = (
     "status", "chart", "meeting", "visit", "unit", "mine", "cancel", "start", "help", "lang",
     "invite", "guide", "bind", "reminders", "outbox", "report", "joinqr", "member", "welcome",
-    "compare", "export", "health",
+    "compare", "export", "health", "history", "officers", "erase",
 )  # fmt: skip
 
 

@@ -19,16 +19,19 @@ from handlers import (
     compare,
     data_import,
     drilldown,
+    erasure,
     exports,
     fallback,
     guidance,
     health,
+    history,
     invites,
     joining,
     meeting_flow,
     meetings,
     members,
     mine,
+    officers,
     outbox,
     reminders,
     reports,
@@ -90,6 +93,14 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(
         CallbackQueryHandler(reminders.snooze_pressed, pattern=reminders.SNOOZE_CALLBACK)
     )
+    app.add_handler(CommandHandler("history", history.history_command))
+    app.add_handler(CallbackQueryHandler(history.history_pressed, pattern=history.HISTORY_CALLBACK))
+    app.add_handler(CommandHandler("officers", officers.officers_command))
+    app.add_handler(
+        CallbackQueryHandler(officers.officers_pressed, pattern=officers.OFFICERS_CALLBACK)
+    )
+    app.add_handler(CommandHandler("erase", erasure.erase_command))
+    app.add_handler(CallbackQueryHandler(erasure.erase_pressed, pattern=erasure.ERASE_CALLBACK))
     app.add_handler(CommandHandler("bind", binding.bind_command))
     app.add_handler(CallbackQueryHandler(binding.bind_pressed, pattern=binding.BIND_CALLBACK))
     app.add_handler(CommandHandler("start", start.start))

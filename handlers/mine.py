@@ -55,8 +55,11 @@ async def mine_command(update: Update, context: BotContext) -> None:
               kind=t(f"meeting_kind.{row.kind.value}", lang), attendees=row.attendees,
               place=esc(row.place))
         )  # fmt: skip
-        buttons += [(f"✏️ {n}", f"my:e:{row.id}"), (f"🗑 {n}", f"my:d:{row.id}")]
-    await reply(update, "\n".join(lines), keyboard(grid(buttons, 4)))
+        buttons += [
+            (f"✏️ {n}", f"my:e:{row.id}"), (f"🗑 {n}", f"my:d:{row.id}"),
+            (f"🕘 {n}", f"hist:m:{row.id}:0"),
+        ]  # fmt: skip
+    await reply(update, "\n".join(lines), keyboard(grid(buttons, 3)))
 
 
 async def mine_pressed(update: Update, context: BotContext) -> None:

@@ -12,6 +12,7 @@ from telegram import InlineKeyboardMarkup, Update
 from bot.context import BotContext
 from bot.texts import t
 from handlers.common import Button, edit, esc, grid, keyboard, reply
+from handlers.history import history_button
 from handlers.media import keep_files, take_file
 from handlers.status_view import card_text, number, stage_label
 from models.drafts import drop_draft, load_draft, save_draft
@@ -103,21 +104,28 @@ async def _show(update: Update, context: BotContext, unit_id: int, *, new_messag
     await edit(update, text, markup)
 
 
-def _actions(context: BotContext, card: UnitCard) -> InlineKeyboardMarkup | None:
+def _actions(context: BotContext, card: UnitCard) -> InlineKeyboardMarkup:
+    """The ledger's moves the actor may make, and the card's history for whoever sees it."""
+    return keyboard(
+        [*_ledger_moves(context, card), [history_button("u", card.unit_id, context.lang)]]
+    )
+
+
+def _ledger_moves(context: BotContext, card: UnitCard) -> list[list[Button]]:
     actor, lang = context.actor, context.lang
     if card.stage is None or card.outcome is not LedgerOutcome.OPEN:
-        return None
+        return []
     if not can_move_ledger(
         role=actor.role, own_street_id=actor.street_id, street_id=card.street_id
     ):
-        return None
+        return []
     rows: list[list[Button]] = []
     following = STAGES.index(card.stage) + 1
     if following < len(STAGES):
         label = t("unit.advance", lang, stage=stage_label(STAGES[following], lang))
         rows.append([(label, f"ua:{card.unit_id}:{following}")])
     rows.append([(t(f"unit.close.{code}", lang), f"uo:{card.unit_id}:{code}") for code in CLOSE])
-    return keyboard(rows)
+    return rows
 
 
 async def advance_pressed(update: Update, context: BotContext) -> None:
@@ -243,7 +251,7 @@ async def stage_file(update: Update, context: BotContext) -> bool:
             payload={**pending, "files": kept}, now=context.now(),
         )  # fmt: skip
     folder = context.bot_data.settings.media_dir / "ledger" / str(pending["step_id"])
-    await keep_files(context, folder, [attachment])
+    await keep_files(update, context, folder, [attachment])
     return True
 
 

@@ -274,3 +274,67 @@ async def ensure_officer(
         language=language,
         display_name=display_name,
     )
+
+
+# --- removing officers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfficerLine:
+    user_id: int
+    name: str
+    role: Role
+    street_name: str | None
+
+
+async def list_officers(*, session: AsyncSession) -> list[OfficerLine]:
+    """Active officers, district admins first, then by street and name."""
+    rows = (
+        await session.exec(
+            select(Officer, Street.name)
+            .join(Street, col(Officer.street_id) == Street.id, isouter=True)
+            .where(col(Officer.active).is_(True))
+        )
+    ).all()
+    lines = [
+        OfficerLine(officer.telegram_user_id, officer.display_name, Role(officer.role), street)
+        for officer, street in rows
+    ]
+    order = list(Role)
+    return sorted(lines, key=lambda o: (order.index(o.role), o.street_name or "", o.name))
+
+
+class Removal(StrEnum):
+    REMOVED = "removed"
+    GONE = "gone"  # not an officer, or removed already: an old button
+    SELF = "self"  # an admin cannot lock themselves out
+    FROM_SETTINGS = "from_settings"  # BOT_ADMIN_IDS would make them an admin again at start
+
+
+async def remove_officer(
+    *,
+    session: AsyncSession,
+    telegram_user_id: int,
+    by_user_id: int,
+    settings_admins: Iterable[int],
+    now: datetime,
+) -> Removal:
+    """Take a user's role away. The row stays (inactive), so the audit and what they logged
+    keep their name, and an old invite cannot bring them back (invites are single use)."""
+    if telegram_user_id == by_user_id:
+        return Removal.SELF
+    if telegram_user_id in set(settings_admins):
+        return Removal.FROM_SETTINGS
+    officer = (
+        await session.exec(select(Officer).where(Officer.telegram_user_id == telegram_user_id))
+    ).first()
+    if officer is None or not officer.active:
+        return Removal.GONE
+    before = _snapshot(officer)
+    officer.active = False
+    session.add(officer)
+    audit.record(
+        session=session, now=now, actor_user_id=by_user_id, action="officer.remove",
+        entity="officer", entity_id=telegram_user_id, before=before, after=_snapshot(officer),
+    )  # fmt: skip
+    return Removal.REMOVED

@@ -56,7 +56,8 @@ async def test_an_officer_moves_a_unit_to_a_write_off_by_buttons(demo_bot: Harne
             [kept] = shown(await demo_bot.process(update))
             assert visible(kept["text"]) == seen("flow.file_kept", count=1)
     assert alerts(calls) == [seen("unit.written_off", name=unit.name)]
-    assert buttons(card) == []  # written off: nothing more to do
+    # Written off: nothing more to do but read its history.
+    assert buttons(card) == [(seen("history.button"), f"hist:u:{unit.id}:0")]
     text = visible(card["text"])
     assert "完成标准：会员系统采集 ✅ · 法人证 ✅" in text
     assert "✅ 已于 2018年3月15日 建会" in text
