@@ -28,8 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
+# How long a statement waits for another connection's lock before it fails (and its update
+# is told so): SQLite's busy timeout, PostgreSQL's lock_timeout. Without one, PostgreSQL
+# would wait forever, and with it every update behind the one waiting.
+LOCK_TIMEOUT_SECONDS = 10
 _WRITE = "unionbot_write"
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")  # held until the transaction ends
+# Waiting for another instance's migrations or start-up may take longer than a lock timeout.
+_WAIT_FOR_IT = text("SET LOCAL lock_timeout = 0")
 
 
 def _lock_key(name: str) -> int:
@@ -42,7 +48,13 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
+        connect_args: dict[str, Any] = {}
+        if self.url.get_driver_name() == "asyncpg":
+            timeout = str(LOCK_TIMEOUT_SECONDS * 1000)
+            connect_args["server_settings"] = {"lock_timeout": timeout}
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args
+        )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
@@ -59,6 +71,7 @@ class Database:
                 if exclusive and not self.is_sqlite:
                     # Through the session, so the lock is taken in its transaction.
                     held = await session.connection()
+                    await held.execute(_WAIT_FOR_IT)
                     await held.execute(_LOCK, {"key": _lock_key(exclusive)})
                 yield session
 
@@ -68,6 +81,7 @@ class Database:
             await conn.execution_options(**{_WRITE: True})  # SQLite: BEGIN IMMEDIATE
             async with conn.begin():
                 if not self.is_sqlite:
+                    await conn.execute(_WAIT_FOR_IT)
                     await conn.execute(_LOCK, {"key": _lock_key("migrations")})
                 await conn.run_sync(_upgrade)
 
@@ -106,7 +120,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_SECONDS * 1000}")
         _wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")

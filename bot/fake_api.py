@@ -21,9 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 JSON = dict[str, Any]
+# The kinds of transient fault `FakeBotApi.fault_rate` picks from, and the calls they hit.
+FAULT_KINDS = ("429", "5xx", "timeout", "drop")
+FAULT_METHODS = frozenset(
+    {"sendMessage", "editMessageText", "sendPhoto", "sendDocument", "answerCallbackQuery"}
+)
 
 
 @dataclass
@@ -34,6 +40,9 @@ class ApiCall:
     result: Any = None
     # Uploaded files by form field ("photo", "document"), as multipart/form-data carries them.
     files: dict[str, bytes] = field(default_factory=dict)
+    # The random fault this call met (FakeBotApi.fault_rate): "429", "502", "500", "503", or
+    # "timeout-delivered" (status 200: delivered, but the bot got TimedOut); None if none.
+    fault: str | None = None
 
 
 @dataclass
@@ -60,10 +69,27 @@ class FakeBotApi(BaseRequest):
     random_429: float = 0.0
     bad_gateways: int = 0  # coming sendMessage calls answered 502, as when Telegram hiccups
     seed: int = 0
+    # Transient faults at random (seeded by `seed`; `inject_faults` reseeds): each call of a
+    # method in `fault_methods` fails with chance `fault_rate`, with one of `fault_kinds`:
+    #   "429"     refused for flooding (retry_after 1), recorded as a 429 call;
+    #   "5xx"     a 502, 500 or 503, recorded as such;
+    #   "timeout" telegram.error.TimedOut: with chance `timeout_delivers` Telegram had
+    #             delivered it (recorded as a 200 call: the user sees it), else it never got
+    #             there (not recorded);
+    #   "drop"    telegram.error.NetworkError: the connection dropped before Telegram read
+    #             the request (not recorded).
+    # Each fault met is appended to `faults_met` as (method, kind), kind one of "429", "502",
+    # "500", "503", "timeout-delivered", "timeout-lost", "drop".
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    fault_methods: frozenset[str] = FAULT_METHODS
+    timeout_delivers: float = 0.5
+    faults_met: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._recent_sends: collections.deque[float] = collections.deque()
         self._random = random.Random(self.seed)
+        self._fault_random = random.Random(self.seed)
         self._message_ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
@@ -96,7 +122,12 @@ class FakeBotApi(BaseRequest):
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         files = _uploads(request_data) if request_data and request_data.contains_files else {}
-        status, body = self.answer(name, params, files)
+        fault = self.draw_fault(name)
+        if fault in ("drop", "timeout-lost"):
+            raise _lost(fault)
+        status, body = self.answer(name, params, files, fault=fault)
+        if fault == "timeout-delivered":
+            raise _lost(fault)  # delivered, but its answer never came back
         if name == "getUpdates" and not body.get("result"):
             # Long polling with nothing to deliver: wait a little, as Telegram would.
             await asyncio.sleep(0.05)
@@ -116,14 +147,58 @@ class FakeBotApi(BaseRequest):
             "supports_inline_queries": False,
         }
 
+    def inject_faults(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] = FAULT_KINDS,
+        *,
+        seed: int = 0,
+        timeout_delivers: float = 0.5,
+        methods: frozenset[str] = FAULT_METHODS,
+    ) -> None:
+        """Fail a share `rate` of the calls of `methods` from now on, at random (see
+        fault_rate); `inject_faults(0)` stops."""
+        unknown = set(kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        self.fault_rate, self.fault_kinds = rate, tuple(kinds)
+        self.fault_methods = frozenset(methods)
+        self.timeout_delivers = timeout_delivers
+        self._fault_random = random.Random(seed)
+
+    def draw_fault(self, method: str) -> str | None:
+        """The transient fault this call meets, if any (recorded in `faults_met`): "429",
+        "502", "500", "503", "timeout-delivered", "timeout-lost" or "drop"."""
+        if method not in self.fault_methods or not self.fault_rate or not self.fault_kinds:
+            return None
+        draw = self._fault_random
+        if draw.random() >= self.fault_rate:
+            return None
+        kind = draw.choice(self.fault_kinds)
+        if kind == "5xx":
+            kind = draw.choice(("502", "500", "503"))
+        elif kind == "timeout":
+            delivered = draw.random() < self.timeout_delivers
+            kind = "timeout-delivered" if delivered else "timeout-lost"
+        self.faults_met.append((method, kind))
+        return kind
+
     def answer(
-        self, method: str, params: JSON, files: Mapping[str, bytes] | None = None
+        self,
+        method: str,
+        params: JSON,
+        files: Mapping[str, bytes] | None = None,
+        *,
+        fault: str | None = None,
     ) -> tuple[int, JSON]:
         """Answer one Bot API call as Telegram would; also usable behind an HTTP server.
-        `files` are the uploads: handlers find each under its field name, as Telegram does."""
+        `files` are the uploads: handlers find each under its field name, as Telegram does.
+        `fault` (from draw_fault) "429" or a 5xx answers that instead of handling the call."""
         files = dict(files or {})
         handler = getattr(self, f"_api_{method}", None)
-        if handler is None:
+        if fault in STATUS_FAULTS:
+            status, body = STATUS_FAULTS[fault][0], dict(STATUS_FAULTS[fault][1])
+        elif handler is None:
             status, body = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         else:
             try:
@@ -135,7 +210,7 @@ class FakeBotApi(BaseRequest):
                 if exc.parameters:
                     body["parameters"] = exc.parameters
         # The recorded params stay JSON; the bytes are kept apart, in `files`.
-        self.calls.append(ApiCall(method, params, status, body.get("result"), files))
+        self.calls.append(ApiCall(method, params, status, body.get("result"), files, fault))
         return status, body
 
     def _api_getMe(self, _: JSON) -> JSON:
@@ -395,6 +470,23 @@ class FakeBotApi(BaseRequest):
 
     def since(self, index: int) -> list[ApiCall]:
         return self.calls[index:]
+
+
+# The answers of the faults that are answers: flooding and Telegram's own hiccups.
+STATUS_FAULTS: dict[str, tuple[int, JSON]] = {
+    "429": (429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry "
+                  "after 1", "parameters": {"retry_after": 1}}),
+    "502": (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+    "500": (500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}),
+    "503": (503, {"ok": False, "error_code": 503, "description": "Service Unavailable"}),
+}  # fmt: skip
+
+
+def _lost(fault: str) -> NetworkError:
+    """What PTB raises when httpx times out (TimedOut) or the connection drops."""
+    if fault == "drop":
+        return NetworkError("httpx.RemoteProtocolError: Server disconnected")
+    return TimedOut()
 
 
 class ApiError(Exception):

@@ -4,6 +4,7 @@ MEDIA_DIR once the record they belong to is saved, so the record outlives the ch
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from telegram.error import TelegramError
 
 from bot.context import BotContext
 from bot.texts import t
-from handlers.common import reply
+from handlers.common import esc, reply
 from models.meetings import file_kept
+from models.outbox import Outgoing, enqueue
 from models.tables import Attachment
 
 MAX_FILES = 20
@@ -65,9 +67,13 @@ async def take_file(
     return files
 
 
-async def keep_files(context: BotContext, folder: Path, pending: list[Attachment]) -> None:
+async def keep_files(
+    update: Update, context: BotContext, folder: Path, pending: list[Attachment]
+) -> None:
     """Copy saved files into `folder`. The record is saved already: a file that can't be
-    fetched now keeps its Telegram id (and is logged); it never undoes the record."""
+    fetched now keeps its Telegram id (and is logged); it never undoes the record. Files the
+    server could not store (a full disk) are told to the user, and to the admins."""
+    not_stored: list[OSError] = []
     for attachment in pending:
         assert attachment.id is not None
         try:
@@ -78,8 +84,45 @@ async def keep_files(context: BotContext, folder: Path, pending: list[Attachment
             path = folder / f"{attachment.telegram_file_unique_id}{suffix}"
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
             await remote.download_to_drive(path)
-        except (TelegramError, OSError) as exc:
+        except TelegramError as exc:
             log.warning("%s: file %s not copied: %s", folder, attachment.id, exc)
+            continue
+        except OSError as exc:
+            log.error("%s: file %s not stored: %s", folder, attachment.id, exc)
+            await asyncio.to_thread(_discard, folder, attachment)
+            not_stored.append(exc)
             continue
         async with context.db.session(write=True) as session:
             await file_kept(session=session, attachment_id=attachment.id, path=str(path))
+    if not_stored:
+        await storage_failed(update, context, folder, not_stored)
+
+
+def _discard(folder: Path, attachment: Attachment) -> None:
+    """What a failed write left of a file (empty or cut short): never mistaken for a copy."""
+    for partial in folder.glob(f"{attachment.telegram_file_unique_id}*"):
+        partial.unlink(missing_ok=True)
+
+
+async def storage_failed(
+    update: Update, context: BotContext, folder: Path, errors: list[OSError]
+) -> None:
+    """The user told the record stands without these files; the admins, once an hour, told
+    to look at the disk (if the database, perhaps on the same disk, takes their alert)."""
+    now, count = context.now(), len(errors)
+    await reply(update, t("faults.files_not_kept", context.lang, count=count))
+    problem = errno.errorcode.get(errors[0].errno or 0, type(errors[0]).__name__)
+    settings = context.bot_data.settings
+    hour = now.astimezone(settings.zone).strftime("%Y-%m-%dT%H")
+    text = t("faults.files_admin", settings.default_language, problem=problem, count=count,
+             folder=esc(str(folder)))  # fmt: skip
+    rows = [
+        Outgoing(key=f"storage|{admin}|{hour}", kind="error", recipient=str(admin),
+                 payload={"text": text}, not_before=now)
+        for admin in settings.bot_admin_ids
+    ]  # fmt: skip
+    try:
+        async with context.db.session(write=True) as session:
+            await enqueue(session=session, rows=rows, now=now)
+    except Exception:  # the log has the storage error already
+        log.warning("could not queue the admins' alert about %s", folder)

@@ -141,7 +141,7 @@ async def _advance(update: Update, context: BotContext, payload: dict[str, Any])
     await reply(update, t("visit.saved", lang, name=esc(payload["name"])))
     await show_card(update, context, payload["unit_id"])
     folder = context.bot_data.settings.media_dir / "visits" / str(visit.id)
-    await keep_files(context, folder, pending)
+    await keep_files(update, context, folder, pending)
 
 
 def _buttons(step: str, lang: Language) -> InlineKeyboardMarkup | None:

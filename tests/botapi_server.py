@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from bot.fake_api import JSON, FakeBotApi
 
+HOLD_LIMIT = 60.0  # seconds a "timeout" fault holds its answer, at most
 RAW_STRINGS = {"text", "caption", "callback_query_id", "secret_token", "url"}
 
 
@@ -49,7 +50,12 @@ def serve(
     `hold_send` = n holds the n-th sendMessage (of those `hold_if` picks) unanswered, as a
     slow network would, and sets `holding`: a test can kill the bot with a call in flight. A
     held call whose client has gone is dropped unrecorded: it never reached Telegram. Two
-    servers may share one `api` (one per bot instance) if they share its `lock`."""
+    servers may share one `api` (one per bot instance) if they share its `lock`.
+
+    The api's random faults (`api.inject_faults`, see FakeBotApi.fault_rate) go over the wire
+    as they would from Telegram: "429" and 5xx are answered; "drop" closes the socket with no
+    answer (not recorded); "timeout" holds the answer until the client gives up waiting (its
+    read timeout), having delivered the call first or not (`timeout_delivers`)."""
     answering = lock or threading.Lock()
     sends = itertools.count(1)
 
@@ -69,7 +75,16 @@ def serve(
                     time.sleep(0.01)
                 return
             with answering:
-                status, body = api.answer(method, params)
+                fault = api.draw_fault(method)
+                if fault not in ("drop", "timeout-lost"):
+                    status, body = api.answer(method, params, fault=fault)
+            if fault == "drop":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault is not None and fault.startswith("timeout"):
+                self._wait_until_gone()
+                return
             if method == "getUpdates" and not body.get("result"):
                 time.sleep(0.2)  # long polling with nothing new
             self._send(status, body)
@@ -84,6 +99,13 @@ def serve(
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # a long poll answered to a bot that was killed meanwhile
+
+        def _wait_until_gone(self) -> None:
+            # Past any client's read timeout; a test's server shuts down well within it.
+            waited = time.monotonic()
+            while not self._client_gone() and time.monotonic() - waited < HOLD_LIMIT:
+                time.sleep(0.01)
+            self.close_connection = True
 
         def _client_gone(self) -> bool:
             readable, _, _ = select.select([self.connection], [], [], 0)

@@ -3,7 +3,8 @@
 - `serve_generic()`: a JSON-over-HTTP gateway. It checks the auth header and that the body is
   JSON with a mobile number and a text, records each accepted message, and can be told to
   answer the next requests with a 429 (Retry-After), a 500 or a slow response (longer than
-  the client waits), or to refuse one number with a 400.
+  the client waits), or to refuse one number with a 400; or, at random (`inject_faults`),
+  with a 429, a 5xx, a timeout or a dropped connection.
 - `serve_aliyun()`: Aliyun's SendSms (dysmsapi 2017-05-25). It recomputes the signature from
   the query with the known secret, written here from Aliyun's documentation and not taken from
   the code under test, and refuses a wrong one as Aliyun does (HTTP 400, Code
@@ -19,6 +20,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import random
 import re
 import select
 import socket
@@ -40,6 +42,8 @@ ACCESS_KEY_ID = "LTAItestkeyid"
 ACCESS_KEY_SECRET = "test-secret/with+odd*chars~"
 SIGN_NAME = "房山区总工会"
 TEMPLATE_CODE = "SMS_123456789"
+RANDOM_FAULTS = ("429", "5xx", "timeout", "drop")  # what `Gateway.inject_faults` picks from
+HOLD_LIMIT = 60.0  # seconds a "timeout" holds its answer at most, the client gone or not
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,54 @@ class Gateway:
     hold: int = 0
     holding: threading.Event = field(default_factory=threading.Event)
     _posts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # Transient faults at random (seeded): each request fails with chance `fault_rate`, with
+    # one of `fault_kinds`:
+    #   "429"     Too Many Requests with Retry-After `retry_after` (Aliyun: Throttling.User);
+    #   "5xx"     a 500, 502 or 503;
+    #   "timeout" the answer held until the client gives up waiting: with chance
+    #             `timeout_delivers` the operator had accepted the message first (recorded in
+    #             `messages`), else not;
+    #   "drop"    the connection closed with no answer, nothing accepted.
+    # Each fault met is appended to `faults_met`: "429", "500", "502", "503",
+    # "timeout-delivered", "timeout-lost", "drop".
+    fault_rate: float = 0.0
+    fault_kinds: tuple[str, ...] = RANDOM_FAULTS
+    timeout_delivers: float = 0.0
+    retry_after: int = 1
+    faults_met: list[str] = field(default_factory=list)
+    _random: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def inject_faults(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] = RANDOM_FAULTS,
+        *,
+        seed: int = 0,
+        timeout_delivers: float = 0.0,
+        retry_after: int = 1,
+    ) -> None:
+        """Fail a share `rate` of the coming requests at random (see fault_rate)."""
+        unknown = set(kinds) - set(RANDOM_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {RANDOM_FAULTS}")
+        with self.lock:
+            self.fault_rate, self.fault_kinds = rate, tuple(kinds)
+            self.timeout_delivers, self.retry_after = timeout_delivers, retry_after
+            self._random = random.Random(seed)
+
+    def _draw_fault(self) -> str | None:
+        with self.lock:
+            draw = self._random
+            if not self.fault_rate or not self.fault_kinds or draw.random() >= self.fault_rate:
+                return None
+            kind = draw.choice(self.fault_kinds)
+            if kind == "5xx":
+                kind = draw.choice(("500", "502", "503"))
+            elif kind == "timeout":
+                delivered = draw.random() < self.timeout_delivers
+                kind = "timeout-delivered" if delivered else "timeout-lost"
+            self.faults_met.append(kind)
+            return kind
 
     def fail_next(self, kind: str, seconds: float = 0.0, times: int = 1) -> None:
         """Answer the next `times` requests with this fault instead of handling them."""
@@ -104,6 +156,27 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         return None
 
+    def _client_gone(self) -> bool:
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+
+    def _unanswered(self, fault: str) -> None:
+        if fault == "drop":
+            self._drop()
+        else:
+            self._hold()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _hold(self) -> None:
+        """No answer until the client has stopped waiting."""
+        waited = time.monotonic()
+        while not self._client_gone() and time.monotonic() - waited < HOLD_LIMIT:
+            time.sleep(0.01)
+        self.close_connection = True
+
 
 class _Generic(_Handler):
     def do_POST(self) -> None:
@@ -112,6 +185,13 @@ class _Generic(_Handler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         if fault is not None and self._fault(fault):
+            return
+        random_fault = gw._draw_fault()
+        if random_fault in ("drop", "timeout-lost"):
+            self._unanswered(random_fault)
+            return
+        if random_fault in ("429", "500", "502", "503"):
+            self._random_refusal(random_fault)
             return
         if next(gw._posts) == gw.hold:
             gw.holding.set()
@@ -142,11 +222,17 @@ class _Generic(_Handler):
         with gw.lock:
             gw.messages.append(Received(mobile, text))
             n = len(gw.messages)
+        if random_fault == "timeout-delivered":
+            self._hold()  # accepted, but the answer never reaches the client
+            return
         self._answer(200, {"id": f"msg-{n}", "status": "queued"})
 
-    def _client_gone(self) -> bool:
-        readable, _, _ = select.select([self.connection], [], [], 0)
-        return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+    def _random_refusal(self, status: str) -> None:
+        if status == "429":
+            retry = str(self.gateway.retry_after)
+            self._refuse(429, "too many requests", {"Retry-After": retry})
+        else:
+            self._refuse(int(status), "gateway error")
 
     def _fault(self, fault: Fault) -> bool:
         if fault.kind == "429":
@@ -204,6 +290,16 @@ class _Aliyun(_Handler):
             if fault.kind == "isp":
                 self._code(200, "isp.SYSTEM_ERROR", "isp.SYSTEM_ERROR")
                 return
+        random_fault = gw._draw_fault()
+        if random_fault in ("drop", "timeout-lost"):
+            self._unanswered(random_fault)
+            return
+        if random_fault == "429":
+            self._code(400, "Throttling.User", "Request was denied due to user flow control.")
+            return
+        if random_fault in ("500", "502", "503"):
+            self._answer(int(random_fault), {"Code": "ServiceUnavailable", "Message": "busy"})
+            return
         problem = self._check(params)
         if problem is not None:
             self._code(*problem)
@@ -211,6 +307,9 @@ class _Aliyun(_Handler):
         with gw.lock:
             content = json.loads(params["TemplateParam"])["content"]
             gw.messages.append(Received(params["PhoneNumbers"], content))
+        if random_fault == "timeout-delivered":
+            self._hold()  # accepted, but the answer never reaches the client
+            return
         biz = f"{next(self.biz_ids)}^0"
         self._answer(200, {"Code": "OK", "Message": "OK", "BizId": biz, "RequestId": "r"})
 
