@@ -48,12 +48,18 @@ CARD_CALLBACK = r"^mt:(save|edit|cancel)$"
 async def private_text(update: Update, context: BotContext) -> None:
     """A message in a private chat: the answer to a /meeting question if one waits, else
     perhaps a whole meeting in one message."""
+    if not await conversation_answer(update, context):
+        await quick_log(update, context)
+
+
+async def conversation_answer(update: Update, context: BotContext) -> bool:
+    """Take the message as the answer a conversation waits for; False if none waits."""
     answers = (typed_answer, reason_answer, visit_answer, report_answer, join_answer,
                member_answer, welcome_answer)  # fmt: skip
     for answer in answers:
         if await answer(update, context):
-            return
-    await quick_log(update, context)
+            return True
+    return False
 
 
 async def quick_log(update: Update, context: BotContext) -> None:
@@ -154,5 +160,5 @@ async def card_pressed(update: Update, context: BotContext) -> None:
     async with context.db.session() as session:
         pending = await files_to_keep(session=session, meeting_id=saved.id)
     await keep_files(
-        context, context.bot_data.settings.media_dir / "meetings" / str(saved.id), pending
+        update, context, context.bot_data.settings.media_dir / "meetings" / str(saved.id), pending
     )

@@ -141,7 +141,8 @@ def read_count(text: str) -> int | None:
     """A typed head count: digits (full-width too), optionally followed by 人/名/位;
     None for anything else, or for more than MAX_ATTENDEES."""
     text = unicodedata.normalize("NFKC", text).strip().rstrip("人名位").strip()
-    if not text.isdigit() or len(text) > 6:
+    # isdecimal, not isdigit: int() refuses digits such as ፩ that isdigit() accepts.
+    if not text.isdecimal() or len(text) > 6:
         return None
     value = int(text)
     return value if value <= MAX_ATTENDEES else None

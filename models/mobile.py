@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: \d would take ٣ or ३, which no gateway can dial (NFKC leaves them).
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SEPARATORS = re.compile(r"[\s\-‐‑–—()（）]")
 # A number inside other text, alone or after +86/0086 (not a run of digits of another length).
 _MOBILE_ANYWHERE = re.compile(r"(?:(?<!\d)|(?<=86))1[3-9]\d{9}(?!\d)")
@@ -24,7 +25,7 @@ def normalise_mobile(text: str) -> str | None:
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix) :]
             break
-    return digits if _MOBILE.match(digits) else None
+    return digits if _MOBILE.fullmatch(digits) else None
 
 
 def mask_mobile(mobile: str) -> str:

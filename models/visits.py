@@ -129,7 +129,7 @@ def read_follow_up_date(text: str, *, today: date) -> date | None:
         try:
             on = date(candidate_year, month, day)
         except ValueError:
-            return None
+            continue  # 2月29日: not this year, perhaps the next
         if next_step_date_ok(on, today=today):
             return on
     return None
