@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import string
 import tomllib
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,20 @@ from typing import Any
 from models.enums import Language
 
 TEXTS_DIR = Path(__file__).resolve().parent / "texts"
+
+# Who wants to know which texts are rendered while an update is handled: bot/update_log.py,
+# so an update's log line can say the bot refused it, and with which text.
+Watcher = Callable[[str], None]
+_watcher: ContextVar[Watcher | None] = ContextVar("unionbot_texts_watcher", default=None)
+
+
+def watch(watcher: Watcher) -> Token[Watcher | None]:
+    """Call `watcher` with every key rendered in this context, until `unwatch`."""
+    return _watcher.set(watcher)
+
+
+def unwatch(token: Token[Watcher | None]) -> None:
+    _watcher.reset(token)
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -47,4 +63,7 @@ def placeholders(template: str) -> set[str]:
 
 def t(key: str, lang: Language | str, /, **values: object) -> str:
     """The text `key` in `lang`, with `values` filled in. A missing key is a bug: KeyError."""
+    watcher = _watcher.get()
+    if watcher is not None:
+        watcher(key)
     return catalogue(Language(lang))[key].format(**values)

@@ -1,5 +1,6 @@
 """One log line per update: its id, who sent it (their role), the chat type, the handler that
-took it, the outcome and how long it took.
+took it, the outcome and how long it took; and, when the bot refused it, the text it refused
+with (`refused=card.refused`): a forged button, a stale one, someone without the right.
 
 `LoggedApplication.process_update` is the one place every update passes (polling, the
 webhook and the test harness all call it), so it times the update and writes the line. What
@@ -24,6 +25,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, BaseHandler
 
+from bot import texts
 from bot.logs import log_event
 
 log = logging.getLogger("unionbot.updates")
@@ -31,11 +33,31 @@ log = logging.getLogger("unionbot.updates")
 Callback = Callable[[Any, Any], Coroutine[Any, Any, Any]]
 
 
+# The texts that refuse an update (no right to it, a button no longer valid, a code that is
+# not one): the first one rendered while handling an update names the refusal on its line.
+REFUSALS = frozenset({
+    "access.refused", "access.refused_short", "access.removed", "access.admin_only",
+    "button.stale", "units.refused", "card.refused", "card.missing", "status.own_street_only",
+    "status.unbound_group", "compare.officers_only", "compare.refused", "compare.missing",
+    "member.officers_only", "member.street_refused", "report.officers_only",
+    "export.not_allowed", "export.refused", "mine.refused", "join.not_yours", "join.qr_refused",
+    "join.link_unknown", "join.link_expired", "join.link_expired_short", "remind.snooze_denied",
+    "data_import.admins_only", "history.refused", "invite.unknown", "invite.used",
+    "invite.expired", "officers.gone", "erase.gone",
+})  # fmt: skip
+REFUSAL_PREFIXES = ("refusal.", "report.refusal.")  # the ledger's and the reports' reasons
+
+
 @dataclass
 class UpdateEvent:
     role: str = "none"  # no actor: the gatekeeper did not resolve who sent it
     handler: str = "none"  # no handler took it
     outcome: str = "ok"
+    refused: str | None = None  # the text key the bot refused the update with
+
+    def rendered(self, key: str) -> None:
+        if self.refused is None and (key in REFUSALS or key.startswith(REFUSAL_PREFIXES)):
+            self.refused = key
 
 
 _current: ContextVar[UpdateEvent | None] = ContextVar("unionbot_update_event", default=None)
@@ -91,6 +113,7 @@ class LoggedApplication(Application[Any, Any, Any, Any, Any, Any]):
     async def process_update(self, update: object) -> None:
         event = UpdateEvent()
         mark = _current.set(event)
+        watching = texts.watch(event.rendered)
         start = time.perf_counter()
         try:
             await super().process_update(update)
@@ -98,22 +121,22 @@ class LoggedApplication(Application[Any, Any, Any, Any, Any, Any]):
             event.outcome = "error"
             raise
         finally:
+            texts.unwatch(watching)
             _current.reset(mark)
             took = (time.perf_counter() - start) * 1000
             chat = update.effective_chat if isinstance(update, Update) else None
-            log_event(
-                log,
-                logging.INFO if event.outcome == "ok" else logging.WARNING,
-                {
-                    "event": "update",
-                    "update_id": update.update_id if isinstance(update, Update) else None,
-                    "role": event.role,
-                    "chat_type": str(chat.type) if chat is not None else None,
-                    "handler": event.handler,
-                    "outcome": event.outcome,
-                    "ms": round(took, 1),
-                },
-            )
+            fields: dict[str, object] = {
+                "event": "update",
+                "update_id": update.update_id if isinstance(update, Update) else None,
+                "role": event.role,
+                "chat_type": str(chat.type) if chat is not None else None,
+                "handler": event.handler,
+                "outcome": event.outcome,
+                "ms": round(took, 1),
+            }
+            if event.refused is not None:
+                fields["refused"] = event.refused
+            log_event(log, logging.INFO if event.outcome == "ok" else logging.WARNING, fields)
 
     async def process_error(
         self, update: object | None, error: Exception, job: Any = None, coroutine: Any = None
