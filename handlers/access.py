@@ -60,13 +60,15 @@ async def gatekeeper(update: Update, context: BotContext) -> None:
         name=user.full_name,
         language=language_of(update, context.bot_data.settings.default_language),
     )
-    if _is_start(update, context.bot.username) or open_to_strangers(
-        update, _command_for_us(update, context.bot.username)
-    ):
+    removed = officer is not None
+    # /start with an invite or a join link is anyone's; a bare one from a removed officer
+    # would only greet them as a stranger: they are told their account was stopped instead.
+    starts = _is_start(update, context.bot.username) and not (removed and _bare(update))
+    if starts or open_to_strangers(update, _command_for_us(update, context.bot.username)):
         return
     if await stranger_answer(update, context):
         raise ApplicationHandlerStop  # an answer to the join flow, handled there and only there
-    await _refuse(update, context, removed=officer is not None)
+    await _refuse(update, context, removed=removed)
     raise ApplicationHandlerStop
 
 
@@ -83,6 +85,11 @@ def _command_for_us(update: Update, username: str) -> str | None:
 
 def _is_start(update: Update, username: str) -> bool:
     return _command_for_us(update, username) == "start"
+
+
+def _bare(update: Update) -> bool:
+    """A command without anything after it."""
+    return update.message is not None and len((update.message.text or "").split()) == 1
 
 
 async def _refuse(update: Update, context: BotContext, *, removed: bool) -> None:

@@ -48,6 +48,9 @@ async def bind_pressed(update: Update, context: BotContext) -> None:
     if not context.actor.is_admin:
         await edit(update, t("access.admin_only", lang))
         return
+    if is_private(update):  # a forged press: a private chat is no group to bind
+        await edit(update, t("bind.group_only", lang))
+        return
     fields = query.data.split(":")
     actor, now = context.actor, context.now()
     scope: Scope | None = None

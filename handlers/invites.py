@@ -37,12 +37,15 @@ async def invite_command(update: Update, context: BotContext) -> None:
 
 
 async def _admin_press(update: Update, context: BotContext) -> list[str] | None:
-    """The pressed button's data fields, if the presser is (still) an admin."""
+    """The pressed button's data fields, if the presser is (still) an admin, in private."""
     query = update.callback_query
     assert query is not None and query.data is not None  # the handler's pattern ensures it
     await query.answer()
     if not context.actor.is_admin:
         await edit(update, t("access.admin_only", context.lang))
+        return None
+    if not is_private(update):  # a forged press: the link would be shown to the whole group
+        await edit(update, t("invite.private_only", context.lang))
         return None
     return query.data.split(":")
 

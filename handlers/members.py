@@ -146,10 +146,16 @@ async def _start(update: Update, context: BotContext, *, new_message: bool) -> N
 
 def _next(payload: dict[str, Any], answered: str) -> str | None:
     """The step after `answered`; None (the card) at the end or when changing one field."""
-    if payload.get("editing"):
+    if payload.get("editing") and _complete(payload):
         return None
     position = FIELDS.index(answered) + 1
     return FIELDS[position] if position < len(FIELDS) else None
+
+
+def _complete(payload: dict[str, Any]) -> bool:
+    """Every field the card shows is answered (a field button from an older card, pressed
+    after a restart, changes one field of a draft that has gaps)."""
+    return all(payload.get(f) for f in ("street_id", "name", "mobile", "joined_on"))
 
 
 async def _ask(
@@ -236,6 +242,9 @@ async def member_pressed(update: Update, context: BotContext) -> None:
     if action == "edit" and step is None:
         await query.answer()
         await edit(update, t("flow.which_field", lang), _field_buttons(context))
+        return
+    if action == "back" and not _complete(payload):
+        await query.answer(t("button.stale", lang), show_alert=True)
         return
     if action == "back":
         payload.update(step=None, editing=False)

@@ -31,7 +31,7 @@ from reminders.schedule import (
 from reminders.snapshot import rule_settings
 
 REMINDERS_CALLBACK = r"^rm:(v|m|p:\d|t:\d|s:\d:(\d{4}|d))$"
-SNOOZE_CALLBACK = r"^sz:\d{1,12}(:[hmx])?$"
+SNOOZE_CALLBACK = r"^sz:\d{1,9}(:[hmx])?$"  # outbox ids are 32-bit
 RULES = list(Rule)
 TIMES = ("0800", "0830", "0900", "0930", "1000", "1100", "1400", "1500", "1600", "1700")
 SHOWN = 12  # upcoming occasions listed
@@ -54,6 +54,9 @@ async def reminders_pressed(update: Update, context: BotContext) -> None:
     if actor.role is None or (action in "pts" and not actor.is_admin):
         await query.answer(t("access.admin_only", lang), show_alert=True)
         return
+    if not _known(parts):  # a forged rule or time: the pattern admits any digit
+        await query.answer(t("button.stale", lang), show_alert=True)
+        return
     if action == "m":
         await _toggle_mute(context)
     elif action == "p":
@@ -66,6 +69,13 @@ async def reminders_pressed(update: Update, context: BotContext) -> None:
         await _set_time(context, RULES[int(parts[2])], parts[3])
     await query.answer()
     await edit(update, *await _view(context, private=is_private(update)))
+
+
+def _known(parts: list[str]) -> bool:
+    """A rule that exists and a time of day the time menu offers (or the plan's, "d")."""
+    if len(parts) > 2 and int(parts[2]) >= len(RULES):
+        return False
+    return len(parts) < 4 or parts[3] in (*TIMES, "d")
 
 
 async def _view(context: BotContext, *, private: bool) -> tuple[str, InlineKeyboardMarkup | None]:

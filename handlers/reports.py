@@ -454,6 +454,12 @@ def _nav_row(context: BotContext, kind: ReportKind, period: str) -> list[Button]
     return row
 
 
+def _reachable(context: BotContext, kind: ReportKind, period: str) -> bool:
+    """From the plan year's first period to the current one, as the buttons go."""
+    first = period_of(kind, date(context.plan.plan.year, 1, 1))
+    return first <= period <= period_of(kind, context.bot_data.clock.today())
+
+
 def _switch_button(context: BotContext, kind: ReportKind, period: str) -> Button:
     """To the other kind of report: a month's quarter, or a quarter's due month (or the
     current month, while the quarter is still running)."""
@@ -475,6 +481,9 @@ async def admin_pressed(update: Update, context: BotContext) -> None:
     _, action, period, *street = query.data.split(":")
     kind = kind_of_period(period)
     assert kind is not None  # the callback pattern admits periods only
+    if not _reachable(context, kind, period):  # forged: no button leads there
+        await query.answer(t("button.stale", lang), show_alert=True)
+        return
     if action == "v":
         await query.answer()
         await edit(update, *await _overview(context, kind, period))

@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.context import BotContext
+from bot.context import Actor, BotContext
 from bot.texts import t
 from handlers.common import Button, esc, grid, is_private, keyboard, reply, store_draft
 from handlers.media import keep_files, take_file
@@ -61,13 +61,21 @@ async def visit_command(update: Update, context: BotContext) -> None:
         )
     if not found:
         # Field work finds units no list has: an officer may add one, then log the visit.
-        offer = keyboard([[(t("visit.add_unit", lang), "vs:new")]]) if actor.street_id else None
+        offer = keyboard([[(t("visit.add_unit", lang), "vs:new")]]) if _may_add(actor) else None
         await reply(update, t("unit.not_found", lang, query=esc(query)), offer)
         return
     buttons: list[Button] = [
         (f"{line.name} · {number(line.headcount)}", f"vs:u:{line.unit_id}") for line in found
     ]
     await reply(update, t("visit.choose_unit", lang), keyboard(grid(buttons, 1)))
+
+
+def _may_add(actor: Actor) -> bool:
+    """A unit added here goes onto the street's ledger: the street officers' work, as every
+    ledger move is (community workers do not; an admin has no street to add it to)."""
+    return actor.street_id is not None and can_move_ledger(
+        role=actor.role, own_street_id=actor.street_id, street_id=actor.street_id
+    )
 
 
 async def _store(context: BotContext, payload: dict[str, Any]) -> None:
@@ -79,7 +87,7 @@ async def visit_pressed(update: Update, context: BotContext) -> None:
     assert query is not None and query.data is not None
     _, field, value = [*query.data.split(":"), ""][:3]
     if field == "new":
-        if actor.street_id is None:
+        if not _may_add(actor):
             await query.answer(t("card.refused", lang), show_alert=True)
             return
         await query.answer()
