@@ -57,6 +57,7 @@ class Database:
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        _strip_nul_characters(self.engine)
 
     @asynccontextmanager
     async def session(
@@ -112,6 +113,39 @@ def _wal(cursor: Any) -> None:
             if attempt == 99:
                 raise
             time.sleep(0.05)  # the driver's own thread, not the event loop
+
+
+def _strip_nul_characters(engine: AsyncEngine) -> None:
+    """Text people type may hold U+0000, which PostgreSQL's text cannot (the statement
+    fails): it is dropped from every string the bot stores or looks up, on both databases
+    alike, so that a stray NUL in a message is a character less, never a lost update."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _before(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> tuple[str, Any]:
+        return statement, (_without_nul(parameters) if _has_nul(parameters) else parameters)
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a statement's parameters (one row or many, by position or name) hold a NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return False
+    return any(_has_nul(v) for v in value)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {key: _without_nul(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(v) for v in value)
+    return value
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -21,6 +21,7 @@ from bot.context import Actor, BotContext
 from bot.texts import t
 from handlers.common import Button, edit, esc, is_private, keyboard, reply
 from handlers.drilldown import list_button
+from handlers.meetings import conversation_answer
 from handlers.status_view import district_text, full_date, street_text
 from models.chats import Scope, chat_scope, find_street, street_scope
 from models.enums import Language
@@ -53,6 +54,8 @@ async def status_question(update: Update, context: BotContext) -> None:
         return
     if not is_private(update) and not _addressed_to_bot(update, context):
         return
+    if is_private(update) and await conversation_answer(update, context):
+        return  # a report or a note that says 进度 or 还差 answers the question asked
     await _answer_status(update, context, "")
 
 

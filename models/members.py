@@ -8,6 +8,7 @@ registering, importing or approving twice never welcomes anyone twice.
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -144,7 +145,9 @@ async def queue_welcome(
             Outgoing(
                 key=f"welcome|telegram|{member.id}", kind="welcome",
                 recipient=str(member.telegram_user_id),
-                payload={"text": text, "member_id": member.id}, not_before=now,
+                # Telegram reads it as HTML: the admin's words and the member's name as typed.
+                payload={"text": html.escape(text, quote=False), "member_id": member.id},
+                not_before=now,
             )
         )  # fmt: skip
     return await enqueue(session=session, rows=rows, now=now, batch_id=batch_id)

@@ -69,6 +69,9 @@ async def ensure_admins(
         )
 
 
+DISPLAY_NAME_MAX = 128  # Officer.display_name
+
+
 async def _assign_role(
     *,
     session: AsyncSession,
@@ -93,7 +96,8 @@ async def _assign_role(
     if language is not None:
         officer.language = language
     if display_name is not None:
-        officer.display_name = display_name
+        # Telegram's first and last names are 64 characters each: with the space, 129.
+        officer.display_name = display_name[:DISPLAY_NAME_MAX]
     if invited_by is not None:
         officer.invited_by = invited_by
     session.add(officer)
