@@ -30,8 +30,16 @@ def schedule(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     if settings.reminder_tick_seconds == 0 or app.job_queue is None:
         return  # off (tests drive the tick themselves)
     app.job_queue.run_repeating(tick, interval=settings.reminder_tick_seconds, first=1)
-    app.job_queue.run_repeating(send, interval=settings.outbox_interval_seconds, first=2)
-    app.job_queue.run_repeating(send_sms, interval=settings.outbox_interval_seconds, first=3)
+    # A drain can outlast the interval (a burst of reminders at 30/s); the next run then finds
+    # the drain's lock held and returns at once. With one instance allowed, APScheduler would
+    # instead log a warning for every run it skips, every few seconds of a long drain.
+    overlap = {"max_instances": 2}
+    app.job_queue.run_repeating(
+        send, interval=settings.outbox_interval_seconds, first=2, job_kwargs=overlap
+    )
+    app.job_queue.run_repeating(
+        send_sms, interval=settings.outbox_interval_seconds, first=3, job_kwargs=overlap
+    )
 
 
 async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:

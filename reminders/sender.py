@@ -115,23 +115,29 @@ async def _send_one(
     bot: Bot, db: Database, row: OutboxMessage, now: Callable[[], datetime]
 ) -> None:
     assert row.id is not None
+    error: TelegramError
     try:
         await bot.send_message(
             chat_id=int(row.recipient), text=row.payload["text"], reply_markup=_markup(row)
         )
     except RetryAfter as exc:
+        error = exc
         await _later(db, row.id, now() + _wait(exc), str(exc), count=False)
     except Forbidden as exc:
+        error = exc
         await _final(db, row.id, OutboxStatus.BLOCKED, str(exc))
     except BadRequest as exc:
+        error = exc
         await _final(db, row.id, OutboxStatus.FAILED, str(exc))
     except TelegramError as exc:  # timeouts, network errors, 5xx
+        error = exc
         await _later(db, row.id, now() + backoff(row.attempts), str(exc), count=True)
     else:
         async with db.session(write=True) as session:
             await mark_sent(session=session, row_id=row.id, now=now())
         return
-    log.warning("outbox row %s (%s) not sent: %s", row.id, row.kind, row.last_error or "see above")
+    # This attempt's error: the row as claimed holds only the one before.
+    log.warning("outbox row %s (%s) not sent: %s", row.id, row.kind, error)
 
 
 def _markup(row: OutboxMessage) -> InlineKeyboardMarkup | None:
