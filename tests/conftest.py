@@ -32,6 +32,9 @@ from models.enums import Language, Role
 from models.officers import ensure_officer
 from models.plan import load_plan
 
+# Every log line of the run, scanned at its end for secrets and whole mobile numbers.
+pytest_plugins = ["tests.log_scan"]
+
 ADMIN_ID = 10001
 # The business day, at a fixed time of day: with the date alone the clock would keep the
 # real time of day, and what is due "today" (the 09:00 reminders) would depend on when the
