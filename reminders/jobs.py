@@ -50,7 +50,10 @@ async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
     )  # fmt: skip
     if result.fresh or result.stale:
         log.info("reminders queued: %d, too late to send: %d", len(result.fresh), len(result.stale))
-        await send(context)
+        # Sent now, by a drain of its own: hundreds of reminders at 30/s can outlast the tick's
+        # interval, and the next tick must not wait for them (APScheduler would skip it).
+        assert context.job_queue is not None  # schedule() ran this tick from it
+        context.job_queue.run_once(send, when=0)
 
 
 async def send(context: CallbackContext[Any, Any, Any, Any]) -> None:
