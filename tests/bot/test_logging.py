@@ -5,6 +5,7 @@ handler (bot/logs.py)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,11 +19,15 @@ STRANGER_ID = 55501
 
 
 @pytest.fixture
-def logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+def logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """Everything the bot logs when running (INFO), through the production filter."""
     caplog.set_level(logging.INFO)
-    caplog.handler.addFilter(Redact(secrets_to_hide(FAKE_TOKEN)))
-    return caplog
+    # pytest keeps one capturing handler for the whole run: the filter must go with the test,
+    # or every later test's caplog would see its records redacted.
+    redact = Redact(secrets_to_hide(FAKE_TOKEN))
+    caplog.handler.addFilter(redact)
+    yield caplog
+    caplog.handler.removeFilter(redact)
 
 
 def events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
