@@ -298,6 +298,9 @@ class Soak:
         self.statuses: Counter[tuple[str, int]] = Counter()
         self.faults: Counter[str] = Counter()
         self.rss: list[tuple[int, float]] = []  # (updates so far, MiB)
+        # Messages the fake Bot API keeps (every one sent, as Telegram's servers would): they
+        # live in this process too, and account for much of its growth (see the README).
+        self.held: list[int] = []
         self.markers = (f"SK{a}{b}{c}" for a in _LETTERS for b in _LETTERS for c in _LETTERS)
         self.app.add_error_handler(self._record_error)
 
@@ -374,6 +377,7 @@ class Soak:
     def sample_memory(self) -> None:
         gc.collect()
         self.rss.append((self.updates, rss_mib()))
+        self.held.append(len(self.api.messages))
 
     async def now_a_member(self, application: int) -> None:
         async with self.app.bot_data.db.session() as session:
@@ -938,6 +942,7 @@ class SoakResult:
     faults: Counter[str]
     statuses: Counter[tuple[str, int]]
     rss: list[tuple[int, float]]
+    held: list[int]
     checks: list[Checked]
     problems: list[str]
     unexplained_logs: list[str]
@@ -985,6 +990,10 @@ class SoakResult:
             f"RSS after warm-up {start:.1f} MiB, mid {self.rss_mid:.1f}, end {end:.1f} "
             f"(second half {self.rss_growth_second_half:+.1f} MiB); samples "
             + " ".join(f"{mib:.0f}" for _, mib in self.rss)
+        )
+        lines.append(
+            f"messages the fake Bot API holds (part of that memory): {self.held[0]:,} after "
+            f"warm-up, {self.held[-1]:,} at the end"
         )
         lines.append("records checked:")
         for check in self.checks:
@@ -1068,6 +1077,7 @@ async def _run(settings: Settings, population: Population, soak: SoakPlan, backe
     return SoakResult(
         soak=soak, backend=backend, updates=driver.updates, warmup=warmup, seconds=seconds,
         samples=driver.samples, faults=driver.faults, statuses=driver.statuses, rss=driver.rss,
+        held=driver.held,
         checks=checks, problems=driver.tally.problems, unexplained_logs=unexplained,
         logged_warnings=len(watch.lines), unexplained_errors=not_injected, tally=driver.tally,
     )  # fmt: skip
@@ -1188,19 +1198,29 @@ def by_marker(name: str, told: dict[str, str], found: Counter[str]) -> Checked:
 
 async def check_ledger(session: Any, tally: Tally) -> Checked:
     """Each unit moved once per confirmed press (plus at most the presses a fault hid), the
-    stages one after another, each with its audit row."""
+    stages one after another; written off (reaching 'certified' writes a unit off, a row of
+    its own) at most once, and only from the last stage."""
     rows = (
         await session.exec(
-            select(LedgerEntry.unit_id, LedgerStageChange.from_stage, LedgerStageChange.to_stage)
+            select(LedgerEntry.unit_id, LedgerStageChange.from_stage, LedgerStageChange.to_stage,
+                   LedgerStageChange.outcome)
             .join(LedgerEntry, col(LedgerEntry.id) == LedgerStageChange.entry_id)
             .where(col(LedgerStageChange.by_user_id) >= FIRST_OFFICER)
             .order_by(col(LedgerStageChange.id))
         )
-    ).all()
+    ).all()  # fmt: skip
     moves: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
-    for unit_id, before, after in rows:
-        moves[int(unit_id)].append((str(before), str(after)))
+    endings: defaultdict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for unit_id, before, after, outcome in rows:
+        if outcome == LedgerOutcome.OPEN:
+            moves[int(unit_id)].append((str(before), str(after)))
+        else:
+            endings[int(unit_id)].append((str(before), str(after), str(outcome)))
     failures = []
+    for unit_id, ended in endings.items():
+        last = moves[unit_id][-1][1] if moves[unit_id] else None
+        if len(ended) > 1 or ended[0][:2] != ("certified", "certified") or last != "certified":
+            failures.append(f"unit {unit_id}: ended {ended} after moves {moves[unit_id]}")
     for unit_id in set(moves) | set(tally.advances) | set(tally.unconfirmed_advances):
         made, confirmed = len(moves[unit_id]), tally.advances[unit_id]
         if not confirmed <= made <= confirmed + tally.unconfirmed_advances[unit_id]:
@@ -1238,9 +1258,10 @@ async def check_audit(session: Any) -> Checked:
             select(func.count()).where(col(LedgerStageChange.by_user_id) >= FIRST_OFFICER)
         )
     ).one()
+    # A move is "ledger.stage"; a write-off, "ledger.write_off": one audit row each.
     audited_moves = (
         await session.exec(
-            select(func.count()).where(AuditEntry.action == "ledger.stage")
+            select(func.count()).where(col(AuditEntry.action).startswith("ledger."))
             .where(col(AuditEntry.actor_user_id) >= FIRST_OFFICER)
         )
     ).one()  # fmt: skip
@@ -1268,6 +1289,7 @@ async def check_decisions(session: Any, tally: Tally) -> Checked:
         ).all()
     )
     failures = []
+    approved = {user_id for _, status, user_id in rows if status == "approved"}
     for application_id, status, user_id in rows:
         told = tally.decisions.get(int(application_id))
         if told is not None and told != status:
@@ -1275,7 +1297,8 @@ async def check_decisions(session: Any, tally: Tally) -> Checked:
         if status == "approved" and members.get(user_id) != 1:
             failures.append(f"application {application_id}: approved, "
                             f"{members.get(user_id, 0)} members")  # fmt: skip
-        if status != "approved" and members.get(user_id):
+        # Someone rejected may apply again (apply_again) and be approved the second time.
+        if status != "approved" and members.get(user_id) and user_id not in approved:
             failures.append(f"application {application_id}: {status}, yet a member")
     return Checked("decisions on applications (members registered once)", len(rows), failures)
 
