@@ -664,15 +664,22 @@ class Scripts:
         person.old.append(as_shown)
 
     async def quick_log(self, person: Person) -> None:
-        marker = self.soak.marker()
-        place = f"{marker}社区"
+        await self.log_in_one_message(person, street="", kind="职工", cancel=True)
+
+    async def log_in_one_message(
+        self, person: Person, *, street: str, kind: str, cancel: bool
+    ) -> None:
+        """A meeting in one message, then its card saved. An officer's is in their own
+        street; an admin names the street (`street`) before the place."""
+        place = f"{self.soak.marker()}社区"
         self.tally.meetings[place] = "none"
-        text = f"今天在{place}开了职工沟通会，{self.random.randint(10, 90)}人参加"
+        text = f"今天在{street}{place}开了{kind}沟通会，{self.random.randint(10, 90)}人参加"
         seen, _, update = await self.soak.say(person, "quick log", text)
         card = with_button(seen, "mt:save")
         if card is None:
-            self.soak.problem(person, "no card for a quick log", update, seen)
-            await self.soak.say(person, "cancel", "/cancel")
+            self.soak.problem(person, f"no card for {text!r}", update, seen)
+            if cancel:
+                await self.soak.say(person, "cancel", "/cancel")
             return
         await self.save_card(person, card, place, self.tally.meetings)
 
@@ -821,16 +828,7 @@ class Scripts:
 
     async def admin_quick_log(self, person: Person) -> None:
         street = self.random.choice(list(self.soak.population.streets))
-        marker = self.soak.marker()
-        place = f"{marker}社区"
-        self.tally.meetings[place] = "none"
-        text = f"今天在{street}{place}开了企业沟通会，{self.random.randint(10, 90)}人参加"
-        seen, _, update = await self.soak.say(person, "quick log", text)
-        card = with_button(seen, "mt:save")
-        if card is None:
-            self.soak.problem(person, "no card for an admin's quick log", update, seen)
-            return
-        await self.save_card(person, card, place, self.tally.meetings)
+        await self.log_in_one_message(person, street=street, kind="企业", cancel=False)
 
     async def admin_reports(self, person: Person) -> None:
         seen, _, update = await self.soak.say(person, "report step", "/report")

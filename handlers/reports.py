@@ -443,21 +443,26 @@ async def _overview(
 
 def _nav_row(context: BotContext, kind: ReportKind, period: str) -> list[Button]:
     """Back to the plan year's first period, forward up to the current one."""
-    today, lang = context.bot_data.clock.today(), context.lang
-    first = period_of(kind, date(context.plan.plan.year, 1, 1))
+    lang = context.lang
+    first, current = _span(context, kind)
     earlier, later = shift_period(kind, period, -1), shift_period(kind, period, 1)
     row: list[Button] = []
     if earlier >= first:
         row.append((t("report.prev", lang, period=earlier), f"ra:v:{earlier}"))
-    if later <= period_of(kind, today):
+    if later <= current:
         row.append((t("report.next", lang, period=later), f"ra:v:{later}"))
     return row
 
 
-def _reachable(context: BotContext, kind: ReportKind, period: str) -> bool:
-    """From the plan year's first period to the current one, as the buttons go."""
+def _span(context: BotContext, kind: ReportKind) -> tuple[str, str]:
+    """The periods the overview's buttons reach: the plan year's first to the current one."""
     first = period_of(kind, date(context.plan.plan.year, 1, 1))
-    return first <= period <= period_of(kind, context.bot_data.clock.today())
+    return first, period_of(kind, context.bot_data.clock.today())
+
+
+def _reachable(context: BotContext, kind: ReportKind, period: str) -> bool:
+    first, current = _span(context, kind)
+    return first <= period <= current
 
 
 def _switch_button(context: BotContext, kind: ReportKind, period: str) -> Button:

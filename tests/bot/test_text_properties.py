@@ -260,6 +260,17 @@ class Live:
     def tap_now(self, user_id: int, data: str, chat_id: int | None = None) -> list[str]:
         return seen_texts(self.run(lambda: self.tap(user_id, data, chat_id)))
 
+    def say_writing_nothing(
+        self, user_id: int, text: str, chat: JSON | None = None
+    ) -> tuple[list[str], Snapshot, Snapshot]:
+        """Send `text` and check that no business data changed (drafts may): what the user
+        sees, and the database before and after."""
+        before = self.snapshot()
+        replies = self.say_now(user_id, text, chat)
+        after = self.snapshot()
+        assert before.business_changes(after) == {}, (text, replies)
+        return replies, before, after
+
 
 def seen_texts(calls: list[ApiCall]) -> list[str]:
     """What the user reads: the fake API keeps messages as Telegram shows them (tags applied,
@@ -308,10 +319,7 @@ answers = message_text()
 @example(user_id=ADMIN_ID, text="职工沟通会 ፩人 在\x00苏庄社区")
 @given(user_id=st.sampled_from([OFFICER_ID, ADMIN_ID]), text=answers)
 def _quick_log(live: Live, user_id: int, text: str) -> None:
-    before = live.snapshot()
-    replies = live.say_now(user_id, text)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}, text  # a quick log only ever drafts
+    replies, before, after = live.say_writing_nothing(user_id, text)  # a quick log only ever drafts
     if text.startswith("/"):
         return  # a command (as Telegram marks it), not a log
     changed = {k for k in before.drafts.keys() | after.drafts.keys()
@@ -346,10 +354,7 @@ MEETING_REFUSALS = ["flow.bad_date", "flow.bad_number", "flow.too_long"]
        text=answers, save=st.sampled_from([False, False, False, True]))  # fmt: skip
 def _meeting_answer(live: Live, field: str, text: str, save: bool) -> None:
     live.tap_now(OFFICER_ID, f"mf:goto:{field}")
-    before = live.snapshot()
-    replies = live.say_now(OFFICER_ID, text)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}
+    replies, before, after = live.say_writing_nothing(OFFICER_ID, text)
     if text.startswith("/"):
         return  # a command, as the fake API marks it, not an answer
     key = (OFFICER_ID, "meeting")
@@ -421,10 +426,7 @@ MEMBER_REFUSALS = ["member.bad_name", "member.bad_mobile", "member.exists",
 @given(field=st.sampled_from(["name", "mobile", "unit", "joined_on"]), text=answers)
 def _member_answer(live: Live, field: str, text: str) -> None:
     live.tap_now(OFFICER_ID, f"mb:goto:{field}")
-    before = live.snapshot()
-    replies = live.say_now(OFFICER_ID, text)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}
+    replies, before, after = live.say_writing_nothing(OFFICER_ID, text)
     if text.startswith("/"):
         return  # a command, as the fake API marks it, not an answer
     typed = text.strip()
@@ -467,10 +469,7 @@ async def test_any_answer_to_member(quick_bot: Harness) -> None:
 @given(field=st.sampled_from([f.value for f in report_fields(ReportKind.MONTHLY)]), text=answers)
 def _report_answer(live: Live, field: str, text: str) -> None:
     live.tap_now(OFFICER_ID, f"rp:go:{field}")
-    before = live.snapshot()
-    replies = live.say_now(OFFICER_ID, text)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}
+    replies, before, after = live.say_writing_nothing(OFFICER_ID, text)
     if text.startswith("/"):
         return  # a command, as the fake API marks it, not an answer
     if starts_with_any(replies, ["report.problem.empty", "report.problem.too_long"]):
@@ -503,10 +502,7 @@ templates = answers | st.builds(
 @given(text=templates, save=st.booleans())
 def _welcome_text(live: Live, text: str, save: bool) -> None:
     live.tap_now(ADMIN_ID, "wl:edit")
-    before = live.snapshot()
-    replies = live.say_now(ADMIN_ID, text)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}
+    replies, before, after = live.say_writing_nothing(ADMIN_ID, text)
     if text.startswith("/"):
         return
     if starts_with_any(replies, WELCOME_REFUSALS):
@@ -561,10 +557,8 @@ def _join_answer(live: Live, field: str, text: str, street: int) -> None:
     if field == "unit":
         live.say_now(STRANGER_ID, "张三")
         live.tap_now(STRANGER_ID, f"jn:st:{street}")
-    before = live.snapshot()
-    replies = live.say_now(STRANGER_ID, text)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}  # nothing is stored before Submit
+    # Nothing is stored before Submit.
+    replies, before, after = live.say_writing_nothing(STRANGER_ID, text)
     if text.startswith("/"):
         return
     if starts_with_any(replies, ["join.too_long", "join.empty"]):
@@ -660,10 +654,7 @@ chatter = st.one_of(
        user_id=st.sampled_from([OFFICER_ID, ADMIN_ID, STRANGER_ID]), text=chatter)  # fmt: skip
 def _group_message(live: Live, group: int, user_id: int, text: str) -> None:
     chat = live.bot.api.group_chat(group)
-    before = live.snapshot()
-    replies = live.say_now(user_id, text, chat)
-    after = live.snapshot()
-    assert before.business_changes(after) == {}, (text, replies)
+    replies, before, after = live.say_writing_nothing(user_id, text, chat)
     if text.startswith("/"):
         return
     # Groups are people talking: the bot speaks only when an officer asks it something.
@@ -699,10 +690,7 @@ def _visit_answers(live: Live, summary: str, next_step: str, on: str, unit: Unit
     start = live.snapshot()
     for typed, refusals in ((summary, ["flow.too_long"]), (next_step, ["flow.too_long"]),
                             (on, ["visit.bad_date"])):  # fmt: skip
-        before = live.snapshot()
-        replies = live.say_now(OFFICER_ID, typed)
-        after = live.snapshot()
-        assert before.business_changes(after) == {}
+        replies, before, after = live.say_writing_nothing(OFFICER_ID, typed)
         if typed.startswith("/") or starts_with_any(replies, refusals):
             assert typed.startswith("/") or after.drafts == before.drafts, (typed, replies)
             return
